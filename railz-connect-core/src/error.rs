@@ -1,0 +1,140 @@
+//! The core error type.
+
+use crate::connection::{ConnectionStatus, ReasonCode};
+use crate::crypto::CryptoError;
+use crate::ids::{ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
+use crate::provider::ProviderError;
+use crate::store::StoreError;
+
+/// Why a callback was rejected outright. The token endpoint was not called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The query string could not be parsed.
+    #[error("the callback query is malformed")]
+    Malformed,
+    /// A parameter appears more than once (`code`, `state`, `iss`, ...).
+    #[error("the callback repeats parameter `{0}`")]
+    DuplicateParameter(String),
+    /// No `state`.
+    #[error("the callback has no state")]
+    MissingState,
+    /// The `state` matches no pending authorization: unknown, already used, or purged.
+    #[error("the callback's state is unknown or was already used")]
+    UnknownState,
+    /// The callback arrived at another provider's flow.
+    #[error("the callback belongs to service `{expected}`, not `{got}`")]
+    ProviderMismatch {
+        /// The service of the pending authorization.
+        expected: ServiceName,
+        /// The service the callback arrived for.
+        got: ServiceName,
+    },
+    /// The `iss` parameter does not name the provider's issuer (mix-up attack).
+    #[error("the callback's issuer does not match the provider")]
+    IssuerMismatch,
+    /// The provider always sends `iss`, and this callback has none.
+    #[error("the callback has no issuer")]
+    MissingIssuer,
+}
+
+/// Errors of [`crate::Connect`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An identifier was refused.
+    #[error(transparent)]
+    InvalidId(#[from] InvalidId),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// No widget has this id.
+    #[error("unknown widget `{0}`")]
+    UnknownWidget(WidgetId),
+    /// No provider is registered for this service.
+    #[error("unknown service `{0}`")]
+    UnknownService(ServiceName),
+    /// The widget does not offer this service.
+    #[error("widget `{widget}` does not offer service `{service}`")]
+    ServiceNotOffered {
+        /// The widget.
+        widget: WidgetId,
+        /// The service.
+        service: ServiceName,
+    },
+    /// The widget session token is malformed, tampered with, or expired.
+    #[error("invalid widget session: {0}")]
+    InvalidSession(&'static str),
+    /// The callback was rejected.
+    #[error("callback rejected")]
+    Callback(#[from] CallbackError),
+    /// The tenant-selection ticket is unknown, used or expired.
+    #[error("the tenant-selection ticket is unknown, used or expired")]
+    UnknownTicket,
+    /// The chosen tenant is not one the grant gives access to.
+    #[error("tenant `{0}` is not one the authorization gives access to")]
+    UnknownTenant(TenantId),
+    /// No connection has this id.
+    #[error("connection {0} not found")]
+    ConnectionNotFound(ConnectionId),
+    /// The connection has no credentials (disconnected).
+    #[error("connection {0} has no credentials")]
+    CredentialsNotFound(ConnectionId),
+    /// The connection is not usable in its status.
+    #[error("connection {id} is {status}")]
+    ConnectionUnusable {
+        /// The connection.
+        id: ConnectionId,
+        /// Its status.
+        status: ConnectionStatus,
+    },
+    /// The provider refused the refresh token: the business must authorize again.
+    #[error("connection {0} needs re-authorization")]
+    NeedsReauthorization(ConnectionId),
+    /// No unique business name could be generated (the store keeps answering "taken").
+    #[error("no unique business name could be generated")]
+    BusinessNameExhausted,
+    /// A provider call failed.
+    #[error("provider `{service}` failed")]
+    Provider {
+        /// The service.
+        service: ServiceName,
+        /// What failed.
+        #[source]
+        source: ProviderError,
+    },
+    /// Encryption or decryption failed.
+    #[error("credential encryption failed")]
+    Crypto(#[from] CryptoError),
+    /// The store failed.
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// The reason code this error gives the app.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            Self::Callback(_) => ReasonCode::InvalidCallback,
+            Self::InvalidSession(_) | Self::UnknownTicket => ReasonCode::AuthorizationExpired,
+            Self::CredentialsNotFound(_) | Self::ConnectionNotFound(_) => ReasonCode::CredentialsNotFound,
+            Self::NeedsReauthorization(_) => ReasonCode::ReauthorizationRequired,
+            Self::ConnectionUnusable { status: ConnectionStatus::Expired, .. } => ReasonCode::ExpiredCredentials,
+            Self::ConnectionUnusable { status: ConnectionStatus::Disconnected, .. } => {
+                ReasonCode::DisconnectedByCustomer
+            }
+            Self::ConnectionUnusable { .. } => ReasonCode::ReauthorizationRequired,
+            Self::Provider { source, .. } => source.reason_code(),
+            _ => ReasonCode::Unknown,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Provider { source, .. } => source.is_retryable(),
+            Self::Store(StoreError::Backend(_)) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! The generic OAuth2 adapter: a declarative [`OAuth2Definition`] plus [`Quirks`].
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use url::Url;
+
+use super::{
+    AuthorizationRequest, Capabilities, CodeExchange, InputSpec, Inputs, OAuthErrorCode, Provider, ProviderError,
+    ProviderMetadata, Rotation, ServiceKind, TokenSet,
+};
+use crate::connection::{ReasonCode, Tenant};
+use crate::http::{HttpClient, HttpError};
+use crate::ids::ServiceName;
+use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// HTTP Basic, id and secret form-urlencoded first (RFC 6749 2.3.1).
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    RequestBody,
+}
+
+/// Whether PKCE is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pkce {
+    /// S256 is required by the provider.
+    Required,
+    /// S256 is accepted (or harmless): sent.
+    Supported,
+    /// The provider rejects PKCE parameters: not sent.
+    Unsupported,
+}
+
+/// How tokens are revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationStyle {
+    /// RFC 7009: form `token=...` with client authentication.
+    Rfc7009,
+    /// JSON body `{"token": "..."}` with HTTP Basic client authentication (QuickBooks).
+    JsonBody,
+}
+
+/// The endpoints of one authorization (some providers derive them from inputs or callback
+/// parameters: NetSuite's account id, Zoho's data centre).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Endpoints {
+    /// The authorization endpoint.
+    pub authorize: Url,
+    /// The token endpoint.
+    pub token: Url,
+    /// The revocation endpoint, if any.
+    pub revoke: Option<Url>,
+}
+
+/// The app's client registration at a provider.
+#[derive(Clone)]
+pub struct OAuth2Credentials {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret (none for public clients).
+    pub client_secret: Option<ClientSecret>,
+}
+
+impl OAuth2Credentials {
+    /// A confidential client.
+    pub fn new(client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
+        Self { client_id: client_id.into(), client_secret: Some(client_secret) }
+    }
+
+    /// A public client (no secret).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self { client_id: client_id.into(), client_secret: None }
+    }
+}
+
+impl fmt::Debug for OAuth2Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth2Credentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .finish()
+    }
+}
+
+/// A provider's OAuth2 facts, as data. Build with [`OAuth2Definition::new`] and the `with_`
+/// methods.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OAuth2Definition {
+    /// Service name.
+    pub service_name: ServiceName,
+    /// Display name.
+    pub display_name: String,
+    /// Whether it is a sandbox.
+    pub sandbox: bool,
+    /// Default endpoints.
+    pub endpoints: Endpoints,
+    /// How revocation is sent.
+    pub revocation_style: RevocationStyle,
+    /// The issuer, compared with a callback's `iss`.
+    pub issuer: Option<String>,
+    /// Whether every callback carries `iss`.
+    pub require_issuer: bool,
+    /// Scopes asked for.
+    pub scopes: Vec<String>,
+    /// How scopes are joined (`" "` by the RFC, `","` at Zoho).
+    pub scope_separator: String,
+    /// Client authentication.
+    pub client_auth: ClientAuth,
+    /// PKCE.
+    pub pkce: Pkce,
+    /// Extra authorization parameters (`access_type=offline`, `prompt=consent`, ...).
+    pub authorize_params: Vec<(String, String)>,
+    /// Extra callback parameters to keep.
+    pub callback_params: Vec<String>,
+    /// Pre-authorization inputs.
+    pub inputs: Vec<InputSpec>,
+    /// Refresh-token rotation.
+    pub rotation: Rotation,
+    /// Whether the provider hands out refresh tokens.
+    pub refresh: bool,
+    /// Whether tenants are chosen after authorization.
+    pub tenant_selection: bool,
+    /// Access-token lifetime to assume when `expires_in` is missing.
+    pub default_access_ttl: Option<Duration>,
+    /// Connection validity (about 12 months unless the provider says otherwise).
+    pub connection_validity: Duration,
+}
+
+impl OAuth2Definition {
+    /// About 12 months.
+    pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// A definition with the RFC defaults: Basic client auth, PKCE S256, space-separated
+    /// scopes, refresh with unknown rotation, no revocation, no tenants.
+    pub fn new(service_name: ServiceName, display_name: &str, authorize: Url, token: Url) -> Self {
+        Self {
+            service_name,
+            display_name: display_name.into(),
+            sandbox: false,
+            endpoints: Endpoints { authorize, token, revoke: None },
+            revocation_style: RevocationStyle::Rfc7009,
+            issuer: None,
+            require_issuer: false,
+            scopes: Vec::new(),
+            scope_separator: " ".into(),
+            client_auth: ClientAuth::Basic,
+            pkce: Pkce::Supported,
+            authorize_params: Vec::new(),
+            callback_params: Vec::new(),
+            inputs: Vec::new(),
+            rotation: Rotation::Unknown,
+            refresh: true,
+            tenant_selection: false,
+            default_access_ttl: None,
+            connection_validity: Self::DEFAULT_VALIDITY,
+        }
+    }
+
+    /// Marks it a sandbox.
+    pub fn sandbox(mut self) -> Self {
+        self.sandbox = true;
+        self
+    }
+
+    /// Sets the revocation endpoint and style.
+    pub fn with_revocation(mut self, url: Url, style: RevocationStyle) -> Self {
+        self.endpoints.revoke = Some(url);
+        self.revocation_style = style;
+        self
+    }
+
+    /// Sets the issuer; `required` when the server always sends `iss`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>, required: bool) -> Self {
+        self.issuer = Some(issuer.into());
+        self.require_issuer = required;
+        self
+    }
+
+    /// Sets the scopes and their separator.
+    pub fn with_scopes(mut self, scopes: &[&str], separator: &str) -> Self {
+        self.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.scope_separator = separator.into();
+        self
+    }
+
+    /// Sets client authentication.
+    pub fn with_client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+
+    /// Sets PKCE use.
+    pub fn with_pkce(mut self, pkce: Pkce) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Adds an authorization parameter.
+    pub fn with_authorize_param(mut self, name: &str, value: &str) -> Self {
+        self.authorize_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a callback parameter to keep.
+    pub fn with_callback_param(mut self, name: &str) -> Self {
+        self.callback_params.push(name.into());
+        self
+    }
+
+    /// Adds a pre-authorization input.
+    pub fn with_input(mut self, input: InputSpec) -> Self {
+        self.inputs.push(input);
+        self
+    }
+
+    /// Sets refresh-token rotation.
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = rotation;
+        self
+    }
+
+    /// Declares that the provider issues no refresh tokens.
+    pub fn without_refresh(mut self) -> Self {
+        self.refresh = false;
+        self
+    }
+
+    /// Declares tenant selection after authorization.
+    pub fn with_tenant_selection(mut self) -> Self {
+        self.tenant_selection = true;
+        self
+    }
+
+    /// Sets the access-token lifetime assumed when `expires_in` is missing.
+    pub fn with_default_access_ttl(mut self, ttl: Duration) -> Self {
+        self.default_access_ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the connection validity.
+    pub fn with_connection_validity(mut self, validity: Duration) -> Self {
+        self.connection_validity = validity;
+        self
+    }
+
+    fn metadata(&self) -> ProviderMetadata {
+        ProviderMetadata {
+            service_name: self.service_name.clone(),
+            display_name: self.display_name.clone(),
+            kind: ServiceKind::Accounting,
+            sandbox: self.sandbox,
+            capabilities: Capabilities {
+                refresh: self.refresh,
+                rotation: self.rotation,
+                pkce: self.pkce != Pkce::Unsupported,
+                revocation: self.endpoints.revoke.is_some(),
+                tenant_selection: self.tenant_selection,
+                pre_auth_inputs: !self.inputs.is_empty(),
+            },
+            inputs: self.inputs.clone(),
+            callback_params: self.callback_params.clone(),
+            issuer: self.issuer.clone(),
+            require_issuer: self.require_issuer,
+            connection_validity: self.connection_validity,
+        }
+    }
+}
+
+/// The code a provider needs beyond its [`OAuth2Definition`]. Every method has a default that
+/// suits a plain OAuth2 provider.
+#[async_trait]
+pub trait Quirks: fmt::Debug + Send + Sync + 'static {
+    /// The endpoints for this authorization (default: the definition's).
+    fn endpoints(&self, definition: &OAuth2Definition, _params: &Inputs) -> Result<Endpoints, ProviderError> {
+        Ok(definition.endpoints.clone())
+    }
+
+    /// Extra authorization parameters computed from the inputs.
+    fn authorize_params(&self, _definition: &OAuth2Definition, _inputs: &Inputs) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// The tenants the tokens give access to (default: none).
+    async fn list_tenants(&self, _http: &HttpClient, _tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Maps an error callback to a reason code.
+    fn callback_error_reason(&self, error: &str, description: Option<&str>) -> ReasonCode {
+        default_callback_error_reason(error, description)
+    }
+}
+
+/// Quirks of a provider that has none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoQuirks;
+
+impl Quirks for NoQuirks {}
+
+/// The standard mapping of error callbacks: `access_denied` → [`ReasonCode::AccessDenied`],
+/// `unauthorized_client`/`invalid_client` → [`ReasonCode::UnauthorizedClientIdKey`],
+/// `server_error`/`temporarily_unavailable` → [`ReasonCode::ProviderUnavailable`]; a description
+/// that names a missing administrator/owner role → [`ReasonCode::InsufficientPermission`].
+pub fn default_callback_error_reason(error: &str, description: Option<&str>) -> ReasonCode {
+    let description = description.unwrap_or_default().to_ascii_lowercase();
+    if description.starts_with("insufficient_permission")
+        || description.contains("not an administrator")
+        || description.contains("admin role")
+    {
+        return ReasonCode::InsufficientPermission;
+    }
+    match error {
+        "access_denied" => ReasonCode::AccessDenied,
+        "unauthorized_client" | "invalid_client" => ReasonCode::UnauthorizedClientIdKey,
+        "server_error" | "temporarily_unavailable" => ReasonCode::ProviderUnavailable,
+        _ => ReasonCode::Unknown,
+    }
+}
+
+/// Fields of a token response beyond RFC 6749 that the SDK keeps (unknown ones are ignored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TokenExtras {
+    #[serde(default, alias = "x_refresh_token_expires_in")]
+    refresh_token_expires_in: Option<u64>,
+    #[serde(default)]
+    api_domain: Option<String>,
+}
+
+impl ExtraTokenFields for TokenExtras {}
+
+type TokenResponseOf = StandardTokenResponse<TokenExtras, BasicTokenType>;
+
+type Client<HasAuth> = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponseOf,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuth,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// A provider run from an [`OAuth2Definition`], the app's [`OAuth2Credentials`] and [`Quirks`].
+#[derive(Debug)]
+pub struct OAuth2Provider<Q = NoQuirks> {
+    definition: OAuth2Definition,
+    credentials: OAuth2Credentials,
+    quirks: Q,
+    metadata: ProviderMetadata,
+}
+
+impl<Q: Quirks> OAuth2Provider<Q> {
+    /// A provider from its definition, the app's credentials and its quirks.
+    pub fn new(definition: OAuth2Definition, credentials: OAuth2Credentials, quirks: Q) -> Self {
+        let metadata = definition.metadata();
+        Self { definition, credentials, quirks, metadata }
+    }
+
+    /// The definition.
+    pub fn definition(&self) -> &OAuth2Definition {
+        &self.definition
+    }
+
+    /// The quirks.
+    pub fn quirks(&self) -> &Q {
+        &self.quirks
+    }
+
+    fn client(&self, endpoints: &Endpoints) -> Client<EndpointNotSet> {
+        let mut client = oauth2::Client::new(ClientId::new(self.credentials.client_id.clone()))
+            .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
+            .set_auth_type(match self.definition.client_auth {
+                ClientAuth::Basic => AuthType::BasicAuth,
+                ClientAuth::RequestBody => AuthType::RequestBody,
+            });
+        if let Some(secret) = &self.credentials.client_secret {
+            client = client.set_client_secret(oauth2::ClientSecret::new(secret.secret().to_owned()));
+        }
+        client
+    }
+
+    fn token_set(
+        &self,
+        response: TokenResponseOf,
+        previous: Option<&TokenSet>,
+        now: OffsetDateTime,
+    ) -> Result<TokenSet, ProviderError> {
+        if !response.token_type().as_ref().eq_ignore_ascii_case("bearer") {
+            return Err(ProviderError::InvalidResponse(format!(
+                "token_type `{}` is not bearer",
+                response.token_type().as_ref()
+            )));
+        }
+        if response.access_token().secret().is_empty() {
+            return Err(ProviderError::InvalidResponse("access_token is empty".into()));
+        }
+        let mut set = TokenSet::new(AccessToken::new(response.access_token().secret().clone()), now);
+        set.refresh_token = match response.refresh_token() {
+            Some(r) => Some(RefreshToken::new(r.secret().clone())),
+            None => previous.and_then(|p| p.refresh_token.clone()),
+        };
+        set.scopes = match response.scopes() {
+            Some(scopes) => scopes.iter().map(|s| s.to_string()).collect(),
+            None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
+        };
+        let ttl = response.expires_in().or(self.definition.default_access_ttl);
+        set.access_expires_at = ttl.map(|d| now + d);
+        let extras = response.extra_fields();
+        set.refresh_expires_at = match extras.refresh_token_expires_in {
+            Some(secs) => Some(now + Duration::from_secs(secs)),
+            None if response.refresh_token().is_some() => None,
+            None => previous.and_then(|p| p.refresh_expires_at),
+        };
+        if let Some(previous) = previous {
+            set.params = previous.params.clone();
+        }
+        if let Some(domain) = &extras.api_domain {
+            set.params.insert("api_domain".into(), domain.clone());
+        }
+        Ok(set)
+    }
+}
+
+fn map_token_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -> ProviderError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            ProviderError::OAuth { error: r.error().clone(), description: r.error_description().cloned() }
+        }
+        RequestTokenError::Request(e) => e.into(),
+        RequestTokenError::Parse(e, _body) => ProviderError::InvalidResponse(format!(
+            "malformed token response at `{}` ({:?})",
+            e.path(),
+            e.inner().classify()
+        )),
+        RequestTokenError::Other(reason) => ProviderError::InvalidResponse(reason),
+    }
+}
+
+#[async_trait]
+impl<Q: Quirks> Provider for OAuth2Provider<Q> {
+    fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<Url, ProviderError> {
+        let endpoints = self.quirks.endpoints(&self.definition, request.inputs)?;
+        let client = self
+            .client(&endpoints)
+            .set_auth_uri(AuthUrl::from_url(endpoints.authorize.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(request.redirect_uri.clone()));
+        let state = request.state.secret().to_owned();
+        let mut auth = client.authorize_url(move || CsrfToken::new(state));
+        if !self.definition.scopes.is_empty() {
+            auth = auth.add_extra_param("scope", self.definition.scopes.join(&self.definition.scope_separator));
+        }
+        if self.definition.pkce != Pkce::Unsupported {
+            let verifier = PkceCodeVerifier::new(request.pkce_verifier.secret().to_owned());
+            auth = auth.set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier));
+        }
+        for (name, value) in self
+            .definition
+            .authorize_params
+            .iter()
+            .cloned()
+            .chain(self.quirks.authorize_params(&self.definition, request.inputs))
+        {
+            auth = auth.add_extra_param(name, value);
+        }
+        Ok(auth.url().0)
+    }
+
+    async fn exchange_code(&self, http: &HttpClient, exchange: &CodeExchange<'_>) -> Result<TokenSet, ProviderError> {
+        let mut params = exchange.inputs.clone();
+        params.extend(exchange.callback_params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let endpoints = self.quirks.endpoints(&self.definition, &params)?;
+        let client = self.client(&endpoints).set_redirect_uri(RedirectUrl::from_url(exchange.redirect_uri.clone()));
+        let mut request = client.exchange_code(oauth2::AuthorizationCode::new(exchange.code.secret().to_owned()));
+        if self.definition.pkce != Pkce::Unsupported {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.secret().to_owned()));
+        }
+        let now = OffsetDateTime::now_utc();
+        let response = request.request_async(http).await.map_err(map_token_error)?;
+        let mut set = self.token_set(response, None, now)?;
+        for (k, v) in params {
+            set.params.entry(k).or_insert(v);
+        }
+        Ok(set)
+    }
+
+    async fn list_tenants(&self, http: &HttpClient, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
+        self.quirks.list_tenants(http, tokens).await
+    }
+
+    async fn refresh(&self, http: &HttpClient, tokens: &TokenSet) -> Result<TokenSet, ProviderError> {
+        let refresh =
+            tokens.refresh_token.as_ref().ok_or(ProviderError::Unsupported("refresh without a refresh token"))?;
+        let endpoints = self.quirks.endpoints(&self.definition, &tokens.params)?;
+        let client = self.client(&endpoints);
+        let refresh = oauth2::RefreshToken::new(refresh.secret().to_owned());
+        let now = OffsetDateTime::now_utc();
+        let response = client.exchange_refresh_token(&refresh).request_async(http).await.map_err(map_token_error)?;
+        self.token_set(response, Some(tokens), now)
+    }
+
+    async fn revoke(&self, http: &HttpClient, tokens: &TokenSet) -> Result<(), ProviderError> {
+        let endpoints = self.quirks.endpoints(&self.definition, &tokens.params)?;
+        let url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
+        let (token, hint) = match &tokens.refresh_token {
+            Some(r) => (r.secret().to_owned(), true),
+            None => (tokens.access_token.secret().to_owned(), false),
+        };
+        match self.definition.revocation_style {
+            RevocationStyle::Rfc7009 => {
+                let revocable = if hint {
+                    StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(token))
+                } else {
+                    StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token))
+                };
+                let client = self.client(&endpoints).set_revocation_url(oauth2::RevocationUrl::from_url(url));
+                let request =
+                    client.revoke_token(revocable).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+                request.request_async(http).await.map_err(|e| match e {
+                    RequestTokenError::ServerResponse(r) => ProviderError::OAuth {
+                        error: OAuthErrorCode::Extension(r.error().as_ref().to_owned()),
+                        description: r.error_description().cloned(),
+                    },
+                    RequestTokenError::Request(e) => e.into(),
+                    RequestTokenError::Parse(e, _) => {
+                        ProviderError::InvalidResponse(format!("malformed revocation response at `{}`", e.path()))
+                    }
+                    RequestTokenError::Other(reason) => ProviderError::InvalidResponse(reason),
+                })
+            }
+            RevocationStyle::JsonBody => {
+                let body = serde_json::to_vec(&serde_json::json!({ "token": token }))
+                    .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+                let mut builder = http::Request::post(url.as_str())
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .header(http::header::ACCEPT, "application/json");
+                if let Some(secret) = &self.credentials.client_secret {
+                    builder = builder
+                        .header(http::header::AUTHORIZATION, basic_auth(&self.credentials.client_id, secret.secret()));
+                }
+                let request = builder.body(body).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+                let response = http.send_checked(request).await?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None })
+                }
+            }
+        }
+    }
+
+    fn callback_error_reason(&self, error: &str, description: Option<&str>) -> ReasonCode {
+        self.quirks.callback_error_reason(error, description)
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
+pub(crate) fn basic_auth(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = zeroize::Zeroizing::new(format!("{}:{}", enc(id), enc(secret)));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))
+}

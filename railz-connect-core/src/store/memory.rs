@@ -1,0 +1,191 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    BusinessRecord, ConnectionStore, CredentialStore, PendingAuthorization, PendingStore, SealedCredentials, StoreError,
+};
+use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode};
+use crate::ids::{BusinessName, ConnectionId};
+
+#[derive(Debug, Default)]
+struct State {
+    businesses: HashMap<BusinessName, BusinessRecord>,
+    connections: HashMap<ConnectionId, Connection>,
+    credentials: HashMap<ConnectionId, SealedCredentials>,
+    leases: HashMap<ConnectionId, (String, OffsetDateTime)>,
+    pending: HashMap<String, PendingAuthorization>,
+}
+
+/// A store in memory, for tests and examples. Clones share nothing; wrap it in an `Arc` to
+/// share one store between several [`crate::Connect`] instances.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn reserve_business(&self, business: &BusinessRecord) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if s.businesses.contains_key(&business.name) {
+            return Ok(false);
+        }
+        s.businesses.insert(business.name.clone(), business.clone());
+        Ok(true)
+    }
+
+    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
+        Ok(self.state().businesses.contains_key(name))
+    }
+
+    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.connections.contains_key(&connection.id) {
+            return Err(StoreError::Conflict(format!("connection {}", connection.id)));
+        }
+        s.connections.insert(connection.id, connection.clone());
+        s.credentials.insert(connection.id, SealedCredentials { version: 1, blob: credentials.to_vec() });
+        Ok(())
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        Ok(self.state().connections.get(id).cloned())
+    }
+
+    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+        let mut out: Vec<Connection> =
+            self.state().connections.values().filter(|c| filter.matches(c)).cloned().collect();
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    async fn set_connection_status(
+        &self,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        reason: Option<ReasonCode>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        let mut s = self.state();
+        Ok(s.connections.get_mut(id).map(|c| {
+            c.status = status;
+            c.status_reason = reason;
+            c.updated_at = at;
+            c.clone()
+        }))
+    }
+
+    async fn disconnect(
+        &self,
+        id: &ConnectionId,
+        reason: ReasonCode,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        let mut s = self.state();
+        let Some(c) = s.connections.get_mut(id) else { return Ok(None) };
+        c.status = ConnectionStatus::Disconnected;
+        c.status_reason = Some(reason);
+        c.updated_at = at;
+        let c = c.clone();
+        s.credentials.remove(id);
+        s.leases.remove(id);
+        Ok(Some(c))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryStore {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+        Ok(self.state().credentials.get(id).cloned())
+    }
+
+    async fn replace_credentials(
+        &self,
+        id: &ConnectionId,
+        expected_version: u64,
+        blob: &[u8],
+    ) -> Result<Option<u64>, StoreError> {
+        let mut s = self.state();
+        match s.credentials.get_mut(id) {
+            Some(c) if c.version == expected_version => {
+                c.version += 1;
+                c.blob = blob.to_vec();
+                Ok(Some(c.version))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn try_lease(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.state();
+        if !s.credentials.contains_key(id) {
+            return Ok(false);
+        }
+        match s.leases.get(id) {
+            Some((holder, expiry)) if holder != owner && *expiry > now => Ok(false),
+            _ => {
+                s.leases.insert(*id, (owner.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.leases.get(id).is_some_and(|(holder, _)| holder == owner) {
+            s.leases.remove(id);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PendingStore for MemoryStore {
+    async fn insert_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.pending.contains_key(&pending.key) {
+            return Err(StoreError::Conflict("pending authorization".into()));
+        }
+        s.pending.insert(pending.key.clone(), pending.clone());
+        Ok(())
+    }
+
+    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        Ok(self.state().pending.remove(key))
+    }
+
+    async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let n = s.pending.len();
+        s.pending.retain(|_, p| p.expires_at >= before);
+        Ok((n - s.pending.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance() {
+        super::super::conformance::run_all(std::sync::Arc::new(super::MemoryStore::new())).await;
+    }
+}

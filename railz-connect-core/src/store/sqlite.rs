@@ -1,0 +1,424 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use time::OffsetDateTime;
+
+use super::{
+    BusinessRecord, ConnectionStore, CredentialStore, PendingAuthorization, PendingStore, SealedCredentials, StoreError,
+};
+use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
+use crate::ids::{BusinessName, ConnectionId};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rc_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rc_businesses (
+    name TEXT PRIMARY KEY,
+    widget_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rc_connections (
+    id TEXT PRIMARY KEY,
+    widget_id TEXT NOT NULL,
+    business_name TEXT NOT NULL,
+    service_name TEXT NOT NULL,
+    tenant_id TEXT,
+    tenant_name TEXT,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rc_connections_business ON rc_connections (business_name, created_at);
+CREATE INDEX IF NOT EXISTS rc_connections_service ON rc_connections (service_name, created_at);
+CREATE TABLE IF NOT EXISTS rc_credentials (
+    connection_id TEXT PRIMARY KEY REFERENCES rc_connections (id),
+    version INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    lease_owner TEXT,
+    lease_until INTEGER
+);
+CREATE TABLE IF NOT EXISTS rc_pending (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+";
+
+/// The embedded default store: one SQLite database file (WAL journal, `synchronous=FULL`, so
+/// a committed write survives a crash and a torn one is rolled back).
+///
+/// Several processes may open the same file; SQLite serializes their writes. For several app
+/// instances on several machines use a server database (PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    path: PathBuf,
+}
+
+fn nanos(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp_nanos() as i64
+}
+
+fn from_nanos(n: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(n as i128)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+}
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("invalid {what}").into())
+}
+
+fn reason_str(r: ReasonCode) -> &'static str {
+    r.as_str()
+}
+
+fn parse_reason(s: &str) -> rusqlite::Result<ReasonCode> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| corrupt("status reason"))
+}
+
+const CONNECTION_COLUMNS: &str = "id, widget_id, business_name, service_name, tenant_id, tenant_name, status, status_reason, created_at, updated_at, expires_at";
+
+fn row_to_connection(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
+    let id: String = row.get(0)?;
+    let tenant_id: Option<String> = row.get(4)?;
+    let tenant_name: Option<String> = row.get(5)?;
+    let status: String = row.get(6)?;
+    let reason: Option<String> = row.get(7)?;
+    let tenant = match tenant_id {
+        Some(id) => {
+            Some(Tenant { id: id.parse().map_err(|_| corrupt("tenant id"))?, name: tenant_name.unwrap_or_default() })
+        }
+        None => None,
+    };
+    Ok(Connection {
+        id: ConnectionId::parse(&id).map_err(|_| corrupt("connection id"))?,
+        widget_id: row.get::<_, String>(1)?.parse().map_err(|_| corrupt("widget id"))?,
+        business_name: row.get::<_, String>(2)?.parse().map_err(|_| corrupt("business name"))?,
+        service_name: row.get::<_, String>(3)?.parse().map_err(|_| corrupt("service name"))?,
+        tenant,
+        status: ConnectionStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        status_reason: reason.as_deref().map(parse_reason).transpose()?,
+        created_at: from_nanos(row.get(8)?)?,
+        updated_at: from_nanos(row.get(9)?)?,
+        expires_at: from_nanos(row.get(10)?)?,
+    })
+}
+
+fn get_connection(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Connection>> {
+    c.query_row(&format!("SELECT {CONNECTION_COLUMNS} FROM rc_connections WHERE id = ?1"), [id], row_to_connection)
+        .optional()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and its schema.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<rusqlite::Connection> {
+            let conn = rusqlite::Connection::open(&p)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.execute_batch(SCHEMA)?;
+            let has_version: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM rc_schema)", [], |r| r.get(0))?;
+            if !has_version {
+                conn.execute("INSERT INTO rc_schema (version) VALUES (1)", [])?;
+            }
+            Ok(conn)
+        })
+        .await
+        .map_err(StoreError::backend)?
+        .map_err(StoreError::backend)?;
+        tracing::debug!(path = %path.display(), "opened SQLite store");
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..) => StoreError::Corrupt(e.to_string()),
+        e => StoreError::backend(e),
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn reserve_business(&self, business: &BusinessRecord) -> Result<bool, StoreError> {
+        let b = business.clone();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO rc_businesses (name, widget_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                    params![b.name.as_str(), b.widget_id.as_str(), nanos(b.created_at)],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
+        let name = name.clone();
+        self.with(move |c| {
+            c.query_row("SELECT EXISTS (SELECT 1 FROM rc_businesses WHERE name = ?1)", [name.as_str()], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {
+        let k = connection.clone();
+        let blob = credentials.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let id = k.id.to_string();
+            let inserted = tx
+                .execute(
+                    &format!("INSERT INTO rc_connections ({CONNECTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING"),
+                    params![
+                        id,
+                        k.widget_id.as_str(),
+                        k.business_name.as_str(),
+                        k.service_name.as_str(),
+                        k.tenant.as_ref().map(|t| t.id.as_str().to_owned()),
+                        k.tenant.as_ref().map(|t| t.name.clone()),
+                        k.status.as_str(),
+                        k.status_reason.map(reason_str),
+                        nanos(k.created_at),
+                        nanos(k.updated_at),
+                        nanos(k.expires_at),
+                    ],
+                )
+                .map_err(db)?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("connection {id}")));
+            }
+            tx.execute(
+                "INSERT INTO rc_credentials (connection_id, version, blob) VALUES (?1, 1, ?2)",
+                params![id, blob],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| get_connection(c, &id).map_err(db)).await
+    }
+
+    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+        let f = filter.clone();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {CONNECTION_COLUMNS} FROM rc_connections
+                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2) AND (?3 IS NULL OR status = ?3)
+                     ORDER BY created_at, id"
+                ))
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        f.business_name.as_ref().map(|b| b.as_str().to_owned()),
+                        f.service_name.as_ref().map(|s| s.as_str().to_owned()),
+                        f.status.map(|s| s.as_str()),
+                    ],
+                    row_to_connection,
+                )
+                .map_err(db)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn set_connection_status(
+        &self,
+        id: &ConnectionId,
+        status: ConnectionStatus,
+        reason: Option<ReasonCode>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE rc_connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), reason.map(reason_str), nanos(at)],
+            )
+            .map_err(db)?;
+            get_connection(c, &id).map_err(db)
+        })
+        .await
+    }
+
+    async fn disconnect(
+        &self,
+        id: &ConnectionId,
+        reason: ReasonCode,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let n = tx
+                .execute(
+                    "UPDATE rc_connections SET status = 'disconnected', status_reason = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, reason_str(reason), nanos(at)],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            tx.execute("DELETE FROM rc_credentials WHERE connection_id = ?1", [&id]).map_err(db)?;
+            let out = get_connection(&tx, &id).map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT version, blob FROM rc_credentials WHERE connection_id = ?1", [id], |r| {
+                Ok(SealedCredentials { version: r.get::<_, i64>(0)? as u64, blob: r.get(1)? })
+            })
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn replace_credentials(
+        &self,
+        id: &ConnectionId,
+        expected_version: u64,
+        blob: &[u8],
+    ) -> Result<Option<u64>, StoreError> {
+        let id = id.to_string();
+        let blob = blob.to_vec();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE rc_credentials SET version = version + 1, blob = ?3 WHERE connection_id = ?1 AND version = ?2",
+                    params![id, expected_version as i64, blob],
+                )
+                .map_err(db)?;
+            Ok((n == 1).then_some(expected_version + 1))
+        })
+        .await
+    }
+
+    async fn try_lease(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let owner = owner.to_owned();
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE rc_credentials SET lease_owner = ?2, lease_until = ?4
+                     WHERE connection_id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3)",
+                    params![id, owner, nanos(now), nanos(until)],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let owner = owner.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE rc_credentials SET lease_owner = NULL, lease_until = NULL WHERE connection_id = ?1 AND lease_owner = ?2",
+                params![id, owner],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PendingStore for SqliteStore {
+    async fn insert_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let key = pending.key.clone();
+        let expires = nanos(pending.expires_at);
+        let record = serde_json::to_string(pending).map_err(StoreError::backend)?;
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO rc_pending (key, expires_at, record) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
+                    params![key, expires, record],
+                )
+                .map_err(db)?;
+            if n == 0 { Err(StoreError::Conflict("pending authorization".into())) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            let record: Option<String> = c
+                .query_row("DELETE FROM rc_pending WHERE key = ?1 RETURNING record", [key], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            record
+                .map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("pending record: {e}"))))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.with(move |c| {
+            c.execute("DELETE FROM rc_pending WHERE expires_at < ?1", [nanos(before)]).map(|n| n as u64).map_err(db)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::SqliteStore::open(dir.path().join("c.db")).await.unwrap();
+        super::super::conformance::run_all(std::sync::Arc::new(store)).await;
+    }
+}
