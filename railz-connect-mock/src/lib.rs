@@ -58,6 +58,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 mod model;
 mod server;
 

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{
-    AuthorizationRequest, Capabilities, CodeExchange, InputSpec, Inputs, OAuthErrorCode, Provider, ProviderError,
-    ProviderMetadata, Rotation, ServiceKind, TokenSet,
+    AuthorizationRequest, Capabilities, CodeExchange, InputSpec, Inputs, Provider, ProviderError, ProviderMetadata,
+    Rotation, ServiceKind, TokenSet,
 };
 use crate::connection::{ReasonCode, Tenant};
 use crate::http::{HttpClient, HttpError};
@@ -528,49 +528,54 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         let endpoints = self.quirks.endpoints(&self.definition, &tokens.params)?;
         let url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
         let (token, hint) = match &tokens.refresh_token {
-            Some(r) => (r.secret().to_owned(), true),
-            None => (tokens.access_token.secret().to_owned(), false),
+            Some(r) => (zeroize::Zeroizing::new(r.secret().to_owned()), true),
+            None => (zeroize::Zeroizing::new(tokens.access_token.secret().to_owned()), false),
         };
-        match self.definition.revocation_style {
+        // RFC 7009 is sent by hand: oauth2-rs refuses non-https revocation URLs, which rules
+        // out loopback test servers.
+        let (content_type, mut body) = match self.definition.revocation_style {
             RevocationStyle::Rfc7009 => {
-                let revocable = if hint {
-                    StandardRevocableToken::RefreshToken(oauth2::RefreshToken::new(token))
-                } else {
-                    StandardRevocableToken::AccessToken(oauth2::AccessToken::new(token))
-                };
-                let client = self.client(&endpoints).set_revocation_url(oauth2::RevocationUrl::from_url(url));
-                let request =
-                    client.revoke_token(revocable).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-                request.request_async(http).await.map_err(|e| match e {
-                    RequestTokenError::ServerResponse(r) => ProviderError::OAuth {
-                        error: OAuthErrorCode::Extension(r.error().as_ref().to_owned()),
-                        description: r.error_description().cloned(),
-                    },
-                    RequestTokenError::Request(e) => e.into(),
-                    RequestTokenError::Parse(e, _) => {
-                        ProviderError::InvalidResponse(format!("malformed revocation response at `{}`", e.path()))
-                    }
-                    RequestTokenError::Other(reason) => ProviderError::InvalidResponse(reason),
-                })
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("token", &token);
+                form.append_pair("token_type_hint", if hint { "refresh_token" } else { "access_token" });
+                ("application/x-www-form-urlencoded", zeroize::Zeroizing::new(form.finish().into_bytes()))
             }
             RevocationStyle::JsonBody => {
-                let body = serde_json::to_vec(&serde_json::json!({ "token": token }))
+                let json = serde_json::to_vec(&serde_json::json!({ "token": token.as_str() }))
                     .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-                let mut builder = http::Request::post(url.as_str())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .header(http::header::ACCEPT, "application/json");
-                if let Some(secret) = &self.credentials.client_secret {
-                    builder = builder
-                        .header(http::header::AUTHORIZATION, basic_auth(&self.credentials.client_id, secret.secret()));
-                }
-                let request = builder.body(body).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-                let response = http.send_checked(request).await?;
-                if response.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None })
-                }
+                ("application/json", zeroize::Zeroizing::new(json))
             }
+        };
+        drop(token);
+        let mut builder = http::Request::post(url.as_str())
+            .header(http::header::CONTENT_TYPE, content_type)
+            .header(http::header::ACCEPT, "application/json");
+        match (&self.credentials.client_secret, self.definition.client_auth, self.definition.revocation_style) {
+            (Some(secret), ClientAuth::Basic, _) | (Some(secret), _, RevocationStyle::JsonBody) => {
+                builder = builder
+                    .header(http::header::AUTHORIZATION, basic_auth(&self.credentials.client_id, secret.secret()));
+            }
+            (secret, _, RevocationStyle::Rfc7009) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("client_id", &self.credentials.client_id);
+                if let Some(secret) = secret {
+                    form.append_pair("client_secret", secret.secret());
+                }
+                body.push(b'&');
+                body.extend_from_slice(form.finish().as_bytes());
+            }
+            (None, _, _) => {}
+        }
+        let request = builder.body(body.to_vec()).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+        let response = http.send_checked(request).await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        match serde_json::from_slice::<BasicErrorResponse>(response.body()) {
+            Ok(e) => {
+                Err(ProviderError::OAuth { error: e.error().clone(), description: e.error_description().cloned() })
+            }
+            Err(_) => Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None }),
         }
     }
 
