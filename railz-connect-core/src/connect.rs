@@ -109,8 +109,9 @@ impl Landing {
         [("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store")];
 }
 
-/// The start of an authorization.
-#[derive(Debug, Clone)]
+/// The start of an authorization. Its `Debug` output hides the URL's query, which carries
+/// the one-time `state`.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AuthorizationStart {
     /// Send the user here.
@@ -121,6 +122,21 @@ pub struct AuthorizationStart {
     pub business_name: BusinessName,
     /// When the authorization expires if unfinished.
     pub expires_at: OffsetDateTime,
+}
+
+impl fmt::Debug for AuthorizationStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.url.clone();
+        if shown.query().is_some() {
+            shown.set_query(Some("[redacted]"));
+        }
+        f.debug_struct("AuthorizationStart")
+            .field("url", &shown.as_str())
+            .field("service_name", &self.service_name)
+            .field("business_name", &self.business_name)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A failed authorization.

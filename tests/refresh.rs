@@ -1,0 +1,240 @@
+//! Refresh: rotation, invalid_grant, exactly one refresh under concurrency across instances,
+//! stalled lease holders, and storage failures after the provider rotated.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::*;
+use railz_connect::core::store::{
+    BusinessRecord, ConnectionStore, CredentialStore, MemoryStore, PendingAuthorization, PendingStore,
+    SealedCredentials, SqliteStore, Store, StoreError,
+};
+use railz_connect::{
+    BusinessName, Connection, ConnectionFilter, ConnectionId, ConnectionStatus, Error, EventKind, ReasonCode,
+};
+use railz_connect_mock::{Endpoint, Fault};
+use time::OffsetDateTime;
+
+#[tokio::test]
+async fn refresh_rotates_and_stores_the_new_refresh_token() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let before = h.connect.credentials(&c.id).await.unwrap();
+    let v1 = h.store.load_credentials(&c.id).await.unwrap().unwrap().version;
+    let after = h.connect.refresh(&c.id).await.unwrap();
+    assert_ne!(after.access_token.secret(), before.access_token.secret());
+    assert_ne!(after.refresh_token.as_ref().unwrap().secret(), before.refresh_token.as_ref().unwrap().secret());
+    assert_eq!(after.params.get("tenantId").map(String::as_str), Some("cmp_sandbox_1"), "params survive refresh");
+    assert_eq!(h.store.load_credentials(&c.id).await.unwrap().unwrap().version, v1 + 1);
+    let stored = h.connect.credentials(&c.id).await.unwrap();
+    assert_eq!(stored.refresh_token.unwrap().secret(), after.refresh_token.as_ref().unwrap().secret());
+    assert_eq!(h.mock.token_calls("refresh_token"), 1);
+    assert_eq!(
+        h.mock.requests(Endpoint::Token)[1].form_param("refresh_token"),
+        before.refresh_token.as_ref().map(|r| r.secret())
+    );
+}
+
+#[tokio::test]
+async fn an_expiring_access_token_is_refreshed_on_read() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let before = h.connect.credentials(&c.id).await.unwrap();
+    assert_eq!(h.mock.token_calls("refresh_token"), 0, "fresh token, no refresh");
+    h.clock.advance(time::Duration::minutes(59) + time::Duration::seconds(30));
+    let after = h.connect.credentials(&c.id).await.unwrap();
+    assert_eq!(h.mock.token_calls("refresh_token"), 1);
+    assert_ne!(after.access_token.secret(), before.access_token.secret());
+}
+
+#[tokio::test]
+async fn invalid_grant_needs_reauthorization_and_is_never_retried() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let mut events = h.connect.subscribe();
+    h.mock.revoke_all();
+    let err = h.connect.refresh(&c.id).await.unwrap_err();
+    assert!(matches!(err, Error::NeedsReauthorization(id) if id == c.id), "{err:?}");
+    assert_eq!(err.reason_code(), ReasonCode::ReauthorizationRequired);
+    assert_eq!(h.mock.token_calls("refresh_token"), 1, "no retry loop");
+    let now = h.connect.connection(&c.id).await.unwrap();
+    assert_eq!((now.status, now.status_reason), (ConnectionStatus::Invalid, Some(ReasonCode::ReauthorizationRequired)));
+    let e = events.recv().await.unwrap();
+    assert_eq!((e.kind, e.status), (EventKind::ConnectionStatus, Some(ConnectionStatus::Invalid)));
+    // Further calls fail fast without calling the provider.
+    assert!(matches!(h.connect.refresh(&c.id).await, Err(Error::ConnectionUnusable { .. })));
+    assert_eq!(h.mock.token_calls("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn a_retryable_refresh_failure_changes_nothing() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let before = h.store.load_credentials(&c.id).await.unwrap().unwrap();
+    h.mock.fail_next(Endpoint::Token, Fault::TooManyRequests { retry_after_secs: 30 });
+    let err = h.connect.refresh(&c.id).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(err.reason_code(), ReasonCode::RateLimited);
+    assert_eq!(h.store.load_credentials(&c.id).await.unwrap().unwrap(), before, "stored credentials unchanged");
+    assert_eq!(h.connect.connection(&c.id).await.unwrap().status, ConnectionStatus::Active);
+    assert!(h.connect.refresh(&c.id).await.is_ok(), "the lease was released");
+}
+
+async fn exactly_one_refresh(store: Arc<dyn Store>) {
+    // A provider that kills the old refresh token on use: a second refresh would fail.
+    let h = Harness::with_store(store).await;
+    let c = h.connect_one().await;
+    let instances: Vec<_> = (0..4).map(|_| h.sibling()).collect();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let connect = instances[i % 4].clone();
+        let id = c.id;
+        tasks.push(tokio::spawn(async move { connect.refresh(&id).await }));
+    }
+    let mut tokens = std::collections::HashSet::new();
+    for t in tasks {
+        let set = t.await.unwrap().expect("every caller gets tokens");
+        tokens.insert(set.access_token.secret().to_owned());
+    }
+    assert_eq!(h.mock.token_calls("refresh_token"), 1, "exactly one refresh call");
+    assert_eq!(tokens.len(), 1, "all callers got the same access token");
+    assert_eq!(h.store.load_credentials(&c.id).await.unwrap().unwrap().version, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_refreshers_over_four_instances_refresh_once_in_memory() {
+    exactly_one_refresh(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_refreshers_over_four_instances_refresh_once_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    exactly_one_refresh(Arc::new(SqliteStore::open(dir.path().join("r.db")).await.unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_lease_holder_is_overtaken_and_its_stale_write_changes_nothing() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let stale = h.store.load_credentials(&c.id).await.unwrap().unwrap();
+    // Another instance took the lease and stalls.
+    let now = railz_connect::Clock::now(h.clock.as_ref());
+    assert!(h.store.try_lease(&c.id, "stalled-instance", now, now + time::Duration::seconds(30)).await.unwrap());
+    let clock = Arc::clone(&h.clock);
+    let connect = h.connect.clone();
+    let id = c.id;
+    let refresher = tokio::spawn(async move { connect.refresh(&id).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.mock.token_calls("refresh_token"), 0, "waits while the lease is held");
+    clock.advance(time::Duration::seconds(31));
+    let fresh = refresher.await.unwrap().unwrap();
+    assert_eq!(h.mock.token_calls("refresh_token"), 1);
+    // The stalled holder wakes up and writes with the version it read: nothing changes.
+    assert_eq!(h.store.replace_credentials(&c.id, stale.version, b"stale").await.unwrap(), None);
+    let stored = h.connect.credentials(&c.id).await.unwrap();
+    assert_eq!(stored.access_token.secret(), fresh.access_token.secret());
+}
+
+/// A store whose credential writes fail a set number of times (a database blip).
+#[derive(Debug)]
+struct FlakyStore {
+    inner: MemoryStore,
+    failures_left: AtomicUsize,
+}
+
+#[async_trait]
+impl ConnectionStore for FlakyStore {
+    async fn reserve_business(&self, b: &BusinessRecord) -> Result<bool, StoreError> {
+        self.inner.reserve_business(b).await
+    }
+    async fn business_exists(&self, n: &BusinessName) -> Result<bool, StoreError> {
+        self.inner.business_exists(n).await
+    }
+    async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
+        self.inner.insert_connection(c, blob).await
+    }
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        self.inner.get_connection(id).await
+    }
+    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+        self.inner.list_connections(f).await
+    }
+    async fn set_connection_status(
+        &self,
+        id: &ConnectionId,
+        s: ConnectionStatus,
+        r: Option<ReasonCode>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.inner.set_connection_status(id, s, r, at).await
+    }
+    async fn disconnect(
+        &self,
+        id: &ConnectionId,
+        r: ReasonCode,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.inner.disconnect(id, r, at).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for FlakyStore {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+        self.inner.load_credentials(id).await
+    }
+    async fn replace_credentials(&self, id: &ConnectionId, v: u64, blob: &[u8]) -> Result<Option<u64>, StoreError> {
+        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::backend(std::io::Error::other("database blip")));
+        }
+        self.inner.replace_credentials(id, v, blob).await
+    }
+    async fn try_lease(
+        &self,
+        id: &ConnectionId,
+        o: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.try_lease(id, o, now, until).await
+    }
+    async fn release_lease(&self, id: &ConnectionId, o: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(id, o).await
+    }
+}
+
+#[async_trait]
+impl PendingStore for FlakyStore {
+    async fn insert_pending(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
+        self.inner.insert_pending(p).await
+    }
+    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.inner.take_pending(key).await
+    }
+    async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.purge_pending(before).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_after_rotation_is_retried_and_the_new_token_kept() {
+    let store = Arc::new(FlakyStore { inner: MemoryStore::new(), failures_left: AtomicUsize::new(0) });
+    let h = Harness::with_store(store.clone()).await;
+    let c = h.connect_one().await;
+    store.failures_left.store(2, Ordering::SeqCst);
+    let fresh = h.connect.refresh(&c.id).await.unwrap();
+    assert_eq!(store.failures_left.load(Ordering::SeqCst), 0, "both failures were hit");
+    let stored = h.connect.credentials(&c.id).await.unwrap();
+    assert_eq!(
+        stored.refresh_token.unwrap().secret(),
+        fresh.refresh_token.unwrap().secret(),
+        "the rotated token is kept"
+    );
+    assert_eq!(h.mock.token_calls("refresh_token"), 1);
+    // And it works: the provider accepts it.
+    assert!(h.connect.refresh(&c.id).await.is_ok());
+}
