@@ -1,1 +1,219 @@
-fn main() {}
+//! Benchmarks, each beside a floor measured in the same run:
+//!
+//! - `flow/sdk`: one whole connection (session, begin, browser step, complete with code
+//!   exchange, company listing, encrypted insert) against the loopback sandbox, with the
+//!   in-memory store; floor `flow/bare_reqwest`: the same three HTTP exchanges (authorize,
+//!   token, companies) done with bare reqwest.
+//! - `credentials/seal_and_store`: serialize + seal a token set + compare-and-swap write in the
+//!   embedded SQLite store; floor `credentials/raw_encrypt_and_update`: raw aes-gcm-siv + one
+//!   raw UPDATE on the same database file with the same pragmas.
+//! - `credentials/load_and_open`: store read + open + parse; floor
+//!   `credentials/raw_select_and_decrypt`: one raw SELECT + raw aes-gcm-siv decrypt.
+//!
+//! Run with `cargo bench --bench flow`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aes_gcm_siv::aead::{Aead, Generate, KeyInit, Payload};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce};
+use base64::Engine as _;
+use criterion::{Criterion, criterion_group, criterion_main};
+use railz_connect::core::crypto::{DataKey, Keyring, RecordBinding};
+use railz_connect::core::provider::Inputs;
+use railz_connect::core::secret::{AccessToken, ClientSecret, RefreshToken};
+use railz_connect::core::store::{ConnectionStore, CredentialStore, MemoryStore, SqliteStore};
+use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
+use railz_connect::{
+    BusinessName, Callback, Completion, Connect, Connection, ConnectionId, ServiceName, SessionRequest, TokenSet,
+    WidgetConfig, WidgetId,
+};
+use railz_connect_mock::MockServer;
+use sha2::Digest;
+use tokio::runtime::Runtime;
+
+const CALLBACK: &str = "http://127.0.0.1:9/connect/callback";
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn flow(c: &mut Criterion) {
+    let rt = runtime();
+    let mock = rt.block_on(MockServer::start()).unwrap();
+    let config = RailzSandboxConfig::new(mock.base_url(), mock.client_id(), ClientSecret::new(mock.client_secret()));
+    let widget_id = WidgetId::new("bench").unwrap();
+    let widget = WidgetConfig::new(
+        widget_id.clone(),
+        CALLBACK.parse().unwrap(),
+        "https://app.example/ok".parse().unwrap(),
+        "https://app.example/fail".parse().unwrap(),
+    )
+    .unwrap();
+    let connect = Connect::builder()
+        .with_provider(Arc::new(railz_sandbox::provider(&config)))
+        .with_store(Arc::new(MemoryStore::new()))
+        .with_keyring(Keyring::new(1, DataKey::generate()))
+        .with_widget(widget)
+        .build()
+        .unwrap();
+    let service = ServiceName::new(railz_sandbox::SERVICE_NAME).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let basic = {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", enc(mock.client_id()), enc(mock.client_secret())))
+        )
+    };
+
+    let mut group = c.benchmark_group("flow");
+    group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    group.bench_function("sdk", |b| {
+        b.to_async(&rt).iter(|| async {
+            let session = connect.create_session(&widget_id, SessionRequest::new()).await.unwrap();
+            let start = connect.begin(&session.token, &service, Inputs::new()).await.unwrap();
+            let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+            let done = connect.complete(&Callback::from_url(&target).unwrap()).await.unwrap();
+            assert!(matches!(done, Completion::Connected { .. }));
+            black_box(done);
+        })
+    });
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+            let challenge =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+            let mut url = mock.authorize_url();
+            url.query_pairs_mut()
+                .append_pair("response_type", "code")
+                .append_pair("client_id", mock.client_id())
+                .append_pair("redirect_uri", CALLBACK)
+                .append_pair("scope", "accounting.read")
+                .append_pair("state", "bench-state-0123456789")
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            let r = bare.get(url).send().await.unwrap();
+            let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+            let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+            let token: serde_json::Value = bare
+                .post(mock.token_url())
+                .header("authorization", &basic)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", verifier),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let access = token["access_token"].as_str().unwrap();
+            let companies: serde_json::Value = bare
+                .get(mock.api_url().join("companies").unwrap())
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            black_box(companies);
+        })
+    });
+    group.finish();
+}
+
+fn token_set() -> TokenSet {
+    let mut t = TokenSet::new(AccessToken::new("a".repeat(64)), time::OffsetDateTime::now_utc());
+    t.refresh_token = Some(RefreshToken::new("r".repeat(64)));
+    t.scopes = vec!["accounting.read".into()];
+    t.access_expires_at = Some(t.obtained_at + time::Duration::hours(1));
+    t.params.insert("tenantId".into(), "cmp_sandbox_1".into());
+    t
+}
+
+fn credentials(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let store = rt.block_on(SqliteStore::open(&path)).unwrap();
+    let keyring = Keyring::new(1, DataKey::from_bytes([7; 32]));
+    let now = time::OffsetDateTime::now_utc();
+    let connection = Connection::new(
+        ConnectionId::new_random(),
+        WidgetId::new("bench").unwrap(),
+        BusinessName::new("Bench Ltd").unwrap(),
+        ServiceName::new("railzSandbox").unwrap(),
+        None,
+        now,
+        now + time::Duration::days(365),
+    );
+    let id = connection.id.to_string();
+    let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
+    let tokens = token_set();
+    let first = keyring.seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap()).unwrap();
+    rt.block_on(store.insert_connection(&connection, &first)).unwrap();
+
+    // The floor: a second connection to the same file, same pragmas, a raw row of its own.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.pragma_update(None, "journal_mode", "WAL").unwrap();
+    raw.pragma_update(None, "synchronous", "FULL").unwrap();
+    raw.execute_batch("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, blob BLOB NOT NULL); INSERT OR REPLACE INTO floor VALUES (1, x'00');").unwrap();
+    let cipher = Aes256GcmSiv::new_from_slice(&[7; 32]).unwrap();
+    let plaintext = serde_json::to_vec(&tokens).unwrap();
+
+    let mut group = c.benchmark_group("credentials");
+    group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    let mut version = 1u64;
+    group.bench_function("seal_and_store", |b| {
+        b.to_async(&rt).iter(|| {
+            let blob = keyring
+                .seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap())
+                .unwrap();
+            let v = version;
+            version += 1;
+            let store = &store;
+            let cid = connection.id;
+            async move {
+                assert_eq!(store.replace_credentials(&cid, v, &blob).await.unwrap(), Some(v + 1));
+            }
+        })
+    });
+    group.bench_function("raw_encrypt_and_update", |b| {
+        b.iter(|| {
+            let nonce = Nonce::generate();
+            let ct = cipher.encrypt(&nonce, Payload { msg: &plaintext, aad: b"floor" }).unwrap();
+            let n = raw.execute("UPDATE floor SET blob = ?1 WHERE id = 1", [&ct]).unwrap();
+            assert_eq!(n, 1);
+        })
+    });
+    group.bench_function("load_and_open", |b| {
+        b.to_async(&rt).iter(|| async {
+            let sealed = store.load_credentials(&connection.id).await.unwrap().unwrap();
+            let plain = keyring.open(&RecordBinding::new("credentials", &ids), &sealed.blob).unwrap();
+            let back: TokenSet = serde_json::from_slice(&plain).unwrap();
+            black_box(back);
+        })
+    });
+    let nonce = Nonce::generate();
+    let ct = cipher.encrypt(&nonce, Payload { msg: &plaintext, aad: b"floor" }).unwrap();
+    raw.execute("UPDATE floor SET blob = ?1 WHERE id = 1", [&ct]).unwrap();
+    group.bench_function("raw_select_and_decrypt", |b| {
+        b.iter(|| {
+            let blob: Vec<u8> = raw.query_row("SELECT blob FROM floor WHERE id = 1", [], |r| r.get(0)).unwrap();
+            let plain = cipher.decrypt(&nonce, Payload { msg: &blob, aad: b"floor" }).unwrap();
+            black_box(plain);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, flow, credentials);
+criterion_main!(benches);
