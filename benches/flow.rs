@@ -2,8 +2,9 @@
 //!
 //! - `flow/sdk`: one whole connection (session, begin, browser step, complete with code
 //!   exchange, company listing, encrypted insert) against the loopback sandbox, with the
-//!   in-memory store; floor `flow/bare_reqwest`: the same three HTTP exchanges (authorize,
-//!   token, companies) done with bare reqwest.
+//!   in-memory store; floor `flow/bare_reqwest`: the same three HTTP exchanges (authorize on a
+//!   fresh connection like the stand-in browser, then token and companies on a pooled one) done
+//!   with bare reqwest.
 //! - `credentials/seal_and_store`: serialize + seal a token set + compare-and-swap write in the
 //!   embedded SQLite store; floor `credentials/raw_encrypt_and_update`: raw aes-gcm-siv + one
 //!   raw UPDATE on the same database file with the same pragmas.
@@ -61,12 +62,21 @@ fn flow(c: &mut Criterion) {
     let service = ServiceName::new(railz_sandbox::SERVICE_NAME).unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // The browser step opens a fresh connection, as `railz_connect_mock::browser` does.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let basic = {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", enc(mock.client_id()), enc(mock.client_secret())))
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(mock.client_id()),
+                enc(mock.client_secret())
+            ))
         )
     };
 
@@ -96,7 +106,7 @@ fn flow(c: &mut Criterion) {
                 .append_pair("state", "bench-state-0123456789")
                 .append_pair("code_challenge", &challenge)
                 .append_pair("code_challenge_method", "S256");
-            let r = bare.get(url).send().await.unwrap();
+            let r = browser.get(url).send().await.unwrap();
             let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
             let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
             let token: serde_json::Value = bare
@@ -174,9 +184,8 @@ fn credentials(c: &mut Criterion) {
     let mut version = 1u64;
     group.bench_function("seal_and_store", |b| {
         b.to_async(&rt).iter(|| {
-            let blob = keyring
-                .seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap())
-                .unwrap();
+            let blob =
+                keyring.seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap()).unwrap();
             let v = version;
             version += 1;
             let store = &store;

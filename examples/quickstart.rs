@@ -22,7 +22,9 @@ use railz_connect::core::secret::ClientSecret;
 use railz_connect::core::store::SqliteStore;
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig, SandboxApi};
 use railz_connect::providers::{ProvidersConfig, registry};
-use railz_connect::{Callback, Completion, Connect, ConnectionFilter, ServiceName, SessionRequest, WidgetConfig, WidgetId};
+use railz_connect::{
+    Callback, Completion, Connect, ConnectionFilter, ServiceName, SessionRequest, WidgetConfig, WidgetId,
+};
 use railz_connect_mock::MockServer;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;

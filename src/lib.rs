@@ -3,7 +3,6 @@
 //! (`railz-connect-providers`).
 //!
 #![doc = include_str!("../README.md")]
-
 #![forbid(unsafe_code)]
 
 pub use railz_connect_core as core;

@@ -962,7 +962,21 @@ impl Connect {
             let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(flights.entry(id).or_default())
         };
-        let _flight = flight.lock().await;
+        let result = {
+            let _flight = flight.lock().await;
+            self.refresh_in_flight(connection, seen_version).await
+        };
+        // Forget the flight once nobody else waits on it (the map holds one reference, we hold
+        // the other).
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(&id).is_some_and(|f| Arc::ptr_eq(f, &flight) && Arc::strong_count(&flight) == 2) {
+            flights.remove(&id);
+        }
+        result
+    }
+
+    async fn refresh_in_flight(&self, connection: &Connection, seen_version: u64) -> Result<TokenSet, Error> {
+        let id = connection.id;
         let provider = Arc::clone(self.provider(&connection.service_name)?);
         let store = &self.inner.store;
         let poll = StdDuration::from_millis(50);

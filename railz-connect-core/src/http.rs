@@ -72,15 +72,31 @@ impl HttpClient {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
     /// A client with the default timeouts.
+    ///
+    /// # Panics
+    /// If the TLS backend cannot be initialised (as `reqwest::Client::new` does); use
+    /// [`HttpClient::try_with_timeouts`] to handle that case.
     pub fn new() -> Self {
         Self::with_timeouts(Self::DEFAULT_TIMEOUT, Duration::from_secs(5))
     }
 
     /// A client with a total request timeout and a connect timeout.
     ///
+    /// # Panics
+    /// If the TLS backend cannot be initialised; see [`HttpClient::try_with_timeouts`].
+    pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Self {
+        match Self::try_with_timeouts(timeout, connect_timeout) {
+            Ok(client) => client,
+            Err(e) => panic!("the HTTP client could not be built: {e}"),
+        }
+    }
+
+    /// A client with a total request timeout and a connect timeout, or an error if the TLS
+    /// backend cannot be initialised.
+    ///
     /// TLS is rustls with the `ring` provider; if the process has no default rustls crypto
     /// provider yet, this installs `ring` as the default.
-    pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Self {
+    pub fn try_with_timeouts(timeout: Duration, connect_timeout: Duration) -> Result<Self, HttpError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -88,8 +104,8 @@ impl HttpClient {
             .connect_timeout(connect_timeout)
             .user_agent(concat!("railz-connect/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { inner }
+            .map_err(HttpError::Transport)?;
+        Ok(Self { inner })
     }
 
     /// Sends a request and returns the raw response, whatever its status. Only transport

@@ -38,11 +38,22 @@ impl std::error::Error for BrowserError {
 /// Opens `authorization_url` and returns the URL the provider redirects to, without following
 /// it (the caller plays the app's callback route).
 pub async fn authorize(authorization_url: &Url) -> Result<Url, BrowserError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(BrowserError::Request)?;
+    // One client for the process (building one loads the system's root certificates), without
+    // idle connections: tests run one tokio runtime each, and a pooled connection must not
+    // outlive the runtime that drives it.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = match CLIENT.get() {
+        Some(c) => c,
+        None => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let built = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
+                .build()
+                .map_err(BrowserError::Request)?;
+            CLIENT.get_or_init(|| built)
+        }
+    };
     let response = client.get(authorization_url.clone()).send().await.map_err(BrowserError::Request)?;
     if !response.status().is_redirection() {
         return Err(BrowserError::NoRedirect(response.status().as_u16()));

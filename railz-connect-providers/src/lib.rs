@@ -12,6 +12,20 @@
 //! NetSuite, Wave, MYOB, FreeAgent, Sage Intacct) arrive as further modules of the same shape:
 //! an [`railz_connect_core::provider::OAuth2Definition`] plus a small
 //! [`railz_connect_core::provider::Quirks`] implementation.
+//!
+//! ```
+//! use railz_connect_core::secret::ClientSecret;
+//! use railz_connect_providers::railz_sandbox::RailzSandboxConfig;
+//! use railz_connect_providers::{ProvidersConfig, registry};
+//!
+//! let sandbox = RailzSandboxConfig::new(
+//!     "http://127.0.0.1:8900/".parse().unwrap(),
+//!     "my-client-id",
+//!     ClientSecret::new("my-client-secret"),
+//! );
+//! let providers = registry(&ProvidersConfig::new().with_railz_sandbox(sandbox));
+//! assert_eq!(providers.service_names().map(|s| s.as_str()).collect::<Vec<_>>(), ["railzSandbox"]);
+//! ```
 
 #![forbid(unsafe_code)]
 
