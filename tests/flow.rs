@@ -100,6 +100,40 @@ async fn generated_business_names_are_unique_and_reserved() {
 }
 
 #[tokio::test]
+async fn a_taken_generated_name_is_drawn_again_and_endless_collisions_are_an_error() {
+    let mock = railz_connect_mock::MockServer::start().await.unwrap();
+    let store: Arc<dyn railz_connect::core::store::Store> = Arc::new(MemoryStore::new());
+    let taken = BusinessName::new("taken-name").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let record = railz_connect::core::store::BusinessRecord::new(taken.clone(), widget_id(), now);
+    assert!(store.reserve_business(&record).await.unwrap());
+    let clock = Arc::new(railz_connect::ManualClock::new(now));
+
+    // Draws "taken-name" twice, then a fresh one.
+    let draws = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&draws);
+    let connect = Harness::builder(&mock, Arc::clone(&store), keyring(), Arc::clone(&clock))
+        .with_name_generator(move || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            BusinessName::new(if n < 2 { "taken-name".to_owned() } else { format!("fresh-{n}") }).unwrap()
+        })
+        .build()
+        .unwrap();
+    let s = connect.create_session(&widget_id(), SessionRequest::new()).await.unwrap();
+    assert_eq!(s.business_name.as_str(), "fresh-2");
+    assert_eq!(draws.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    let stuck = Harness::builder(&mock, Arc::clone(&store), keyring(), clock)
+        .with_name_generator(|| BusinessName::new("taken-name").unwrap())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        stuck.create_session(&widget_id(), SessionRequest::new()).await,
+        Err(Error::BusinessNameExhausted)
+    ));
+}
+
+#[tokio::test]
 async fn widget_session_lists_existing_connections_and_checks_landing_targets() {
     let h = Harness::new().await;
     let first = h.connect_one().await;
@@ -241,6 +275,23 @@ async fn several_tenants_ask_the_user_to_choose() {
     let cb = h.authorize(&start).await;
     let Completion::Failed(f) = h.connect.complete(&cb).await.unwrap() else { panic!() };
     assert_eq!(f.reason, ReasonCode::NoTenant);
+}
+
+#[tokio::test]
+async fn a_failing_tenant_listing_fails_the_authorization_with_its_reason() {
+    let h = Harness::new().await;
+    for (fault, reason, retryable) in [
+        (railz_connect_mock::Fault::Status(500), ReasonCode::ProviderUnavailable, true),
+        (railz_connect_mock::Fault::MalformedJson, ReasonCode::InvalidProviderResponse, false),
+    ] {
+        let start = h.begin(Inputs::new()).await;
+        let cb = h.authorize(&start).await;
+        h.mock.fail_next(Endpoint::Api, fault);
+        let Completion::Failed(f) = h.connect.complete(&cb).await.unwrap() else { panic!() };
+        assert_eq!(f.reason, reason);
+        assert_eq!(f.error.unwrap().is_retryable(), retryable);
+    }
+    assert!(h.connect.connections(&ConnectionFilter::all()).await.unwrap().is_empty());
 }
 
 #[tokio::test]

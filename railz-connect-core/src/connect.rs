@@ -231,10 +231,21 @@ pub struct ConnectBuilder {
     http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
     sinks: Vec<Arc<dyn EventSink>>,
+    name_generator: NameGenerator,
     authorization_ttl: Duration,
     session_ttl: Duration,
     lease_ttl: Duration,
     refresh_skew: Duration,
+}
+
+/// Draws candidate business names (see [`ConnectBuilder::with_name_generator`]).
+#[derive(Clone)]
+struct NameGenerator(Arc<dyn Fn() -> BusinessName + Send + Sync>);
+
+impl fmt::Debug for NameGenerator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NameGenerator")
+    }
 }
 
 impl Default for ConnectBuilder {
@@ -247,6 +258,7 @@ impl Default for ConnectBuilder {
             http: None,
             clock: Arc::new(SystemClock),
             sinks: Vec::new(),
+            name_generator: NameGenerator(Arc::new(business_name::generate)),
             authorization_ttl: Duration::minutes(10),
             session_ttl: Duration::hours(1),
             lease_ttl: Duration::seconds(30),
@@ -304,6 +316,14 @@ impl ConnectBuilder {
         self
     }
 
+    /// How candidate business names are drawn (default: [`crate::generate_business_name`],
+    /// `amber-falcon-7k3q9x`). Candidates are still reserved in the store, and drawn again
+    /// while taken, so a generator only needs to be random enough.
+    pub fn with_name_generator(mut self, generator: impl Fn() -> BusinessName + Send + Sync + 'static) -> Self {
+        self.name_generator = NameGenerator(Arc::new(generator));
+        self
+    }
+
     /// How long an authorization may take (default 10 minutes).
     pub fn with_authorization_ttl(mut self, ttl: StdDuration) -> Self {
         self.authorization_ttl = to_time(ttl);
@@ -356,6 +376,7 @@ impl ConnectBuilder {
                 clock: self.clock,
                 broadcast,
                 sinks: self.sinks,
+                name_generator: self.name_generator,
                 authorization_ttl: self.authorization_ttl,
                 session_ttl: self.session_ttl,
                 lease_ttl: self.lease_ttl,
@@ -380,6 +401,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     broadcast: BroadcastSink,
     sinks: Vec<Arc<dyn EventSink>>,
+    name_generator: NameGenerator,
     authorization_ttl: Duration,
     session_ttl: Duration,
     lease_ttl: Duration,
@@ -491,7 +513,7 @@ impl Connect {
                 self.inner.store.reserve_business(&record).await?;
                 (name, false)
             }
-            None => (self.generate_business_name(widget_id, now).await?, true),
+            None => (self.generate_business_name(widget_id).await?, true),
         };
         let redirect = request.redirect_url.map(|u| widget.success_landing(Some(&u)));
         let expires_at = now + self.inner.session_ttl;
@@ -534,15 +556,12 @@ impl Connect {
         })
     }
 
-    /// Generates a business name and reserves it in the store, drawing again while the store
-    /// says it is taken.
-    pub async fn generate_business_name(
-        &self,
-        widget_id: &WidgetId,
-        now: OffsetDateTime,
-    ) -> Result<BusinessName, Error> {
+    /// Generates a business name and reserves it in the store for `widget_id`, drawing again
+    /// while the store says it is taken.
+    pub async fn generate_business_name(&self, widget_id: &WidgetId) -> Result<BusinessName, Error> {
+        let now = self.now();
         for _ in 0..16 {
-            let candidate = business_name::generate();
+            let candidate = (self.inner.name_generator.0)();
             let record = BusinessRecord::new(candidate.clone(), widget_id.clone(), now);
             if self.inner.store.reserve_business(&record).await? {
                 return Ok(candidate);
@@ -799,7 +818,7 @@ impl Connect {
         );
         let id = connection.id.to_string();
         let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &tokens.to_plaintext())?;
+        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &tokens.to_plaintext()?)?;
         // The code is spent: losing these tokens would force the user to start over, so a
         // failing store gets a few more tries.
         let mut attempt = 0;
@@ -1048,7 +1067,7 @@ impl Connect {
         };
         let sid = id.to_string();
         let ids = [sid.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &fresh.to_plaintext())?;
+        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &fresh.to_plaintext()?)?;
         // The provider may have rotated the refresh token: the new one must not be lost.
         let mut attempt = 0;
         loop {

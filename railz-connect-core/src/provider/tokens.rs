@@ -52,8 +52,10 @@ impl TokenSet {
     }
 
     /// Serializes for encryption. The buffer is zeroized on drop.
-    pub(crate) fn to_plaintext(&self) -> zeroize::Zeroizing<Vec<u8>> {
-        zeroize::Zeroizing::new(serde_json::to_vec(self).unwrap_or_default())
+    pub(crate) fn to_plaintext(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, crate::crypto::CryptoError> {
+        serde_json::to_vec(self)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
     }
 
     /// Parses a decrypted payload.
