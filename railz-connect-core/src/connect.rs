@@ -616,10 +616,7 @@ impl Connect {
         let now = self.now();
         let key = sha256_hex(state.secret());
         let secrets = PendingSecrets { verifier: verifier.secret().to_owned(), inputs };
-        let plaintext =
-            zeroize::Zeroizing::new(serde_json::to_vec(&secrets).map_err(|e| Error::InvalidConfig(e.to_string()))?);
-        let ids = pending_ids(&key, &claims.b, service);
-        let sealed = self.inner.keyring.seal(&pending_binding(&ids), &plaintext)?;
+        let sealed = self.seal_pending(&key, &claims.b, service, &secrets)?;
         let pending = PendingAuthorization {
             sealed,
             key,
@@ -657,15 +654,7 @@ impl Connect {
     pub async fn complete(&self, callback: &Callback) -> Result<Completion, Error> {
         let state = callback.get("state").ok_or(CallbackError::MissingState)?;
         let key = sha256_hex(state);
-        let pending = match self.inner.store.take_pending(&key).await? {
-            Some(p) if p.kind == PendingKind::Authorization => p,
-            Some(p) => {
-                // A ticket is not a state: put it back untouched.
-                self.inner.store.insert_pending(&p).await?;
-                return Err(CallbackError::UnknownState.into());
-            }
-            None => return Err(CallbackError::UnknownState.into()),
-        };
+        let pending = self.take_pending(&key, PendingKind::Authorization).await?.ok_or(CallbackError::UnknownState)?;
         if let Some(got) = callback.service().filter(|got| **got != pending.service_name) {
             return Err(
                 CallbackError::ProviderMismatch { expected: pending.service_name.clone(), got: got.clone() }.into()
@@ -690,10 +679,7 @@ impl Connect {
             return Ok(self.fail(&pending, ReasonCode::InvalidCallback, None));
         };
         let code = AuthorizationCode::new(code);
-        let ids = pending_ids(&pending.key, &pending.business_name, &pending.service_name);
-        let plaintext = self.inner.keyring.open(&pending_binding(&ids), &pending.sealed)?;
-        let secrets: PendingSecrets =
-            serde_json::from_slice(&plaintext).map_err(|_| crate::crypto::CryptoError::Payload("pending".into()))?;
+        let secrets: PendingSecrets = self.open_pending(&pending)?;
         let callback_params: BTreeMap<String, String> = meta
             .callback_params
             .iter()
@@ -741,11 +727,7 @@ impl Connect {
                 let key = sha256_hex(ticket.secret());
                 let now = self.now();
                 let secrets = TenantChoiceSecrets { tokens, tenants: tenants.clone() };
-                let plaintext = zeroize::Zeroizing::new(
-                    serde_json::to_vec(&secrets).map_err(|e| Error::InvalidConfig(e.to_string()))?,
-                );
-                let ids = pending_ids(&key, &pending.business_name, &pending.service_name);
-                let sealed = self.inner.keyring.seal(&pending_binding(&ids), &plaintext)?;
+                let sealed = self.seal_pending(&key, &pending.business_name, &pending.service_name, &secrets)?;
                 let choice = PendingAuthorization {
                     sealed,
                     key,
@@ -771,28 +753,55 @@ impl Connect {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn choose_tenant(&self, ticket: &TenantTicket, tenant: &TenantId) -> Result<Completion, Error> {
         let key = sha256_hex(ticket.secret());
-        let pending = match self.inner.store.take_pending(&key).await? {
-            Some(p) if p.kind == PendingKind::TenantSelection => p,
-            Some(p) => {
-                self.inner.store.insert_pending(&p).await?;
-                return Err(Error::UnknownTicket);
-            }
-            None => return Err(Error::UnknownTicket),
-        };
+        let pending = self.take_pending(&key, PendingKind::TenantSelection).await?.ok_or(Error::UnknownTicket)?;
         if self.now() > pending.expires_at {
             return Ok(self.fail(&pending, ReasonCode::AuthorizationExpired, None));
         }
         let provider = Arc::clone(self.provider(&pending.service_name)?);
-        let ids = pending_ids(&pending.key, &pending.business_name, &pending.service_name);
-        let plaintext = self.inner.keyring.open(&pending_binding(&ids), &pending.sealed)?;
-        let secrets: TenantChoiceSecrets = serde_json::from_slice(&plaintext)
-            .map_err(|_| crate::crypto::CryptoError::Payload("tenant choice".into()))?;
+        let secrets: TenantChoiceSecrets = self.open_pending(&pending)?;
         let Some(chosen) = secrets.tenants.iter().find(|t| &t.id == tenant).cloned() else {
             // Let the user choose again.
             self.inner.store.insert_pending(&pending).await?;
             return Err(Error::UnknownTenant(tenant.clone()));
         };
         self.finish(&pending, provider.as_ref(), secrets.tokens, Some(chosen)).await
+    }
+
+    /// Takes the pending record keyed by `key` if it is of `kind`; a record of the other kind
+    /// (a ticket used as a state, or the reverse) is put back untouched.
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, Error> {
+        match self.inner.store.take_pending(key).await? {
+            Some(p) if p.kind == kind => Ok(Some(p)),
+            Some(p) => {
+                self.inner.store.insert_pending(&p).await?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Seals a pending record's secrets, bound to its key, business and service.
+    fn seal_pending<T: Serialize>(
+        &self,
+        key: &str,
+        business: &BusinessName,
+        service: &ServiceName,
+        secrets: &T,
+    ) -> Result<Vec<u8>, Error> {
+        let plaintext = zeroize::Zeroizing::new(
+            serde_json::to_vec(secrets)
+                .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))?,
+        );
+        let ids = [key, business.as_str(), service.as_str()];
+        Ok(self.inner.keyring.seal(&RecordBinding::new("pending", &ids), &plaintext)?)
+    }
+
+    /// Opens what [`Connect::seal_pending`] sealed.
+    fn open_pending<T: serde::de::DeserializeOwned>(&self, pending: &PendingAuthorization) -> Result<T, Error> {
+        let ids = [pending.key.as_str(), pending.business_name.as_str(), pending.service_name.as_str()];
+        let plaintext = self.inner.keyring.open(&RecordBinding::new("pending", &ids), &pending.sealed)?;
+        serde_json::from_slice(&plaintext)
+            .map_err(|e| Error::Crypto(crate::crypto::CryptoError::Payload(format!("{:?}", e.classify()))))
     }
 
     async fn finish(
@@ -1134,12 +1143,4 @@ impl Connect {
     pub async fn purge_expired(&self) -> Result<u64, Error> {
         Ok(self.inner.store.purge_pending(self.now()).await?)
     }
-}
-
-fn pending_ids<'a>(key: &'a str, business: &'a BusinessName, service: &'a ServiceName) -> [&'a str; 3] {
-    [key, business.as_str(), service.as_str()]
-}
-
-fn pending_binding<'a>(ids: &'a [&'a str; 3]) -> RecordBinding<'a> {
-    RecordBinding::new("pending", ids)
 }
