@@ -453,10 +453,6 @@ fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
     url
 }
 
-fn credentials_binding<'a>(ids: &'a [&'a str; 3]) -> RecordBinding<'a> {
-    RecordBinding::new("credentials", ids)
-}
-
 impl Connect {
     /// Starts building.
     pub fn builder() -> ConnectBuilder {
@@ -825,9 +821,7 @@ impl Connect {
             now,
             now + validity,
         );
-        let id = connection.id.to_string();
-        let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &tokens.to_plaintext()?)?;
+        let blob = self.seal_credentials(&connection, &tokens)?;
         // The code is spent: losing these tokens would force the user to start over, so a
         // failing store gets a few more tries.
         let mut attempt = 0;
@@ -857,7 +851,7 @@ impl Connect {
             url: with_params(
                 pending.success_url.clone(),
                 &[
-                    ("connectionId", &id),
+                    ("connectionId", &connection.id.to_string()),
                     ("serviceName", connection.service_name.as_str()),
                     ("businessName", connection.business_name.as_str()),
                 ],
@@ -915,10 +909,22 @@ impl Connect {
             .load_credentials(&connection.id)
             .await?
             .ok_or(Error::CredentialsNotFound(connection.id))?;
+        Ok((sealed.version, self.open_credentials(connection, &sealed.blob)?))
+    }
+
+    /// Seals a connection's tokens, bound to its id, business and service.
+    fn seal_credentials(&self, connection: &Connection, tokens: &TokenSet) -> Result<Vec<u8>, Error> {
         let id = connection.id.to_string();
         let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let plaintext = self.inner.keyring.open(&credentials_binding(&ids), &sealed.blob)?;
-        Ok((sealed.version, TokenSet::from_plaintext(&plaintext)?))
+        Ok(self.inner.keyring.seal(&RecordBinding::new("credentials", &ids), &tokens.to_plaintext()?)?)
+    }
+
+    /// Opens what [`Connect::seal_credentials`] sealed.
+    fn open_credentials(&self, connection: &Connection, blob: &[u8]) -> Result<TokenSet, Error> {
+        let id = connection.id.to_string();
+        let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
+        let plaintext = self.inner.keyring.open(&RecordBinding::new("credentials", &ids), blob)?;
+        Ok(TokenSet::from_plaintext(&plaintext)?)
     }
 
     async fn usable(&self, id: &ConnectionId) -> Result<Connection, Error> {
@@ -1074,9 +1080,7 @@ impl Connect {
                 return Err(Error::Provider { service: connection.service_name.clone(), source });
             }
         };
-        let sid = id.to_string();
-        let ids = [sid.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let blob = self.inner.keyring.seal(&credentials_binding(&ids), &fresh.to_plaintext()?)?;
+        let blob = self.seal_credentials(connection, &fresh)?;
         // The provider may have rotated the refresh token: the new one must not be lost.
         let mut attempt = 0;
         loop {
