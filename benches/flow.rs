@@ -168,7 +168,7 @@ fn credentials(c: &mut Criterion) {
     let id = connection.id.to_string();
     let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
     let tokens = token_set();
-    let first = keyring.seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap()).unwrap();
+    let first = keyring.seal_credentials(&connection, &tokens).unwrap();
     rt.block_on(store.insert_connection(&connection, &first)).unwrap();
 
     // The floor: a second connection to the same file, same pragmas, a raw row of its own.
@@ -177,15 +177,15 @@ fn credentials(c: &mut Criterion) {
     raw.pragma_update(None, "synchronous", "FULL").unwrap();
     raw.execute_batch("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, blob BLOB NOT NULL); INSERT OR REPLACE INTO floor VALUES (1, x'00');").unwrap();
     let cipher = Aes256GcmSiv::new_from_slice(&[7; 32]).unwrap();
-    let plaintext = serde_json::to_vec(&tokens).unwrap();
+    // The floor encrypts a payload of the same size as the SDK's sealed token set.
+    let plaintext = keyring.open(&RecordBinding::new("credentials", &ids), &first).unwrap();
 
     let mut group = c.benchmark_group("credentials");
     group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     let mut version = 1u64;
     group.bench_function("seal_and_store", |b| {
         b.to_async(&rt).iter(|| {
-            let blob =
-                keyring.seal(&RecordBinding::new("credentials", &ids), &serde_json::to_vec(&tokens).unwrap()).unwrap();
+            let blob = keyring.seal_credentials(&connection, &tokens).unwrap();
             let v = version;
             version += 1;
             let store = &store;
@@ -206,8 +206,7 @@ fn credentials(c: &mut Criterion) {
     group.bench_function("load_and_open", |b| {
         b.to_async(&rt).iter(|| async {
             let sealed = store.load_credentials(&connection.id).await.unwrap().unwrap();
-            let plain = keyring.open(&RecordBinding::new("credentials", &ids), &sealed.blob).unwrap();
-            let back: TokenSet = serde_json::from_slice(&plain).unwrap();
+            let back: TokenSet = keyring.open_credentials(&connection, &sealed.blob).unwrap();
             black_box(back);
         })
     });

@@ -9,9 +9,9 @@ use railz_connect::core::provider::Inputs;
 use railz_connect::core::store::MemoryStore;
 use railz_connect::{
     BusinessName, CallbackError, Completion, ConnectionFilter, ConnectionStatus, Error, EventKind, Landing, ReasonCode,
-    SessionRequest, TenantId,
+    Revocation, SessionRequest, TenantId,
 };
-use railz_connect_mock::{Company, Endpoint};
+use railz_connect_mock::{Company, Endpoint, Fault};
 use url::Url;
 
 #[tokio::test]
@@ -348,6 +348,8 @@ async fn disconnect_revokes_deletes_credentials_and_keeps_an_audit_record() {
     let c = h.connect_one().await;
     let mut events = h.connect.subscribe();
     let d = h.connect.disconnect(&c.id).await.unwrap();
+    assert!(matches!(d.revocation, Revocation::Revoked), "{:?}", d.revocation);
+    let d = d.connection;
     assert_eq!(d.status, ConnectionStatus::Disconnected);
     assert_eq!(d.status_reason, Some(ReasonCode::DisconnectedByCustomer));
     assert_eq!(h.mock.calls(Endpoint::Revoke), 1);
@@ -361,8 +363,22 @@ async fn disconnect_revokes_deletes_credentials_and_keeps_an_audit_record() {
     let e = events.recv().await.unwrap();
     assert_eq!((e.kind, e.status), (EventKind::ConnectionStatus, Some(ConnectionStatus::Disconnected)));
     // Idempotent.
-    assert_eq!(h.connect.disconnect(&c.id).await.unwrap().status, ConnectionStatus::Disconnected);
+    let again = h.connect.disconnect(&c.id).await.unwrap();
+    assert_eq!(again.connection.status, ConnectionStatus::Disconnected);
+    assert!(matches!(again.revocation, Revocation::AlreadyDisconnected));
     assert_eq!(h.mock.calls(Endpoint::Revoke), 1);
+}
+
+#[tokio::test]
+async fn disconnect_reports_a_failed_revocation_and_still_disconnects() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    h.mock.fail_next(Endpoint::Revoke, Fault::Status(503));
+    let d = h.connect.disconnect(&c.id).await.unwrap();
+    assert!(matches!(&d.revocation, Revocation::Failed(e) if e.is_retryable()), "{:?}", d.revocation);
+    assert!(!d.revocation.is_revoked());
+    assert_eq!(d.connection.status, ConnectionStatus::Disconnected);
+    assert!(h.store.load_credentials(&c.id).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -7,9 +7,17 @@ use url::Url;
 
 use crate::error::CallbackError;
 use crate::ids::ServiceName;
+use crate::secret::BrowserBinding;
+use crate::text::{MAX_LOGGED, bounded};
 
-/// Parameters whose values are secret and never printed.
-const SECRET_PARAMS: [&str; 3] = ["code", "state", "id_token"];
+/// Parameters whose values `Debug` shows (bounded); every other value prints `[redacted]`,
+/// whatever a provider or an attacker puts in the query (`code`, `state`, `id_token`,
+/// `access_token`, `refresh_token`, `token`, ...).
+const SHOWN_PARAMS: [&str; 9] =
+    ["error", "error_description", "error_uri", "iss", "realmId", "location", "accounts-server", "businessId", "scope"];
+
+/// The prefix of the browser-binding cookie names (see [`Callback::with_cookie_header`]).
+pub(crate) const BINDING_COOKIE_PREFIX: &str = "railz_connect_binding_";
 
 /// A parsed callback query. Every parameter name appears once at most: a repeated parameter
 /// is rejected (RFC 9700: repeated `code`, `state` or `iss` are an attack signal).
@@ -17,6 +25,7 @@ const SECRET_PARAMS: [&str; 3] = ["code", "state", "id_token"];
 pub struct Callback {
     params: BTreeMap<String, String>,
     service: Option<ServiceName>,
+    bindings: BTreeMap<String, BrowserBinding>,
 }
 
 impl Callback {
@@ -29,10 +38,10 @@ impl Callback {
                 return Err(CallbackError::Malformed);
             }
             if params.insert(k.to_string(), v.into_owned()).is_some() {
-                return Err(CallbackError::DuplicateParameter(k.into_owned()));
+                return Err(CallbackError::DuplicateParameter(bounded(&k, MAX_LOGGED)));
             }
         }
-        Ok(Self { params, service: None })
+        Ok(Self { params, service: None, bindings: BTreeMap::new() })
     }
 
     /// Parses the query of a full callback URL.
@@ -47,6 +56,26 @@ impl Callback {
         self
     }
 
+    /// Reads the browser-binding cookies from the request's `Cookie` header (the cookies that
+    /// [`AuthorizationStart::set_cookie`](crate::AuthorizationStart::set_cookie) set). Other
+    /// cookies are ignored. Call it once per `Cookie` header the request carries.
+    pub fn with_cookie_header(mut self, header: &str) -> Self {
+        for pair in header.split(';') {
+            let Some((name, value)) = pair.trim().split_once('=') else { continue };
+            if name.starts_with(BINDING_COOKIE_PREFIX) && !value.is_empty() {
+                self.bindings.insert(name.to_owned(), BrowserBinding::new(value.trim_matches('"')));
+            }
+        }
+        self
+    }
+
+    /// Adds the browser binding of an authorization directly, for apps that keep it elsewhere
+    /// than in the cookie (a server-side session of their own).
+    pub fn with_browser_binding(mut self, cookie_name: &str, binding: BrowserBinding) -> Self {
+        self.bindings.insert(cookie_name.to_owned(), binding);
+        self
+    }
+
     /// A parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
@@ -56,16 +85,29 @@ impl Callback {
     pub fn service(&self) -> Option<&ServiceName> {
         self.service.as_ref()
     }
+
+    /// The browser binding brought under this cookie name, if any.
+    pub(crate) fn binding(&self, cookie_name: &str) -> Option<&BrowserBinding> {
+        self.bindings.get(cookie_name)
+    }
 }
 
 impl fmt::Debug for Callback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown: BTreeMap<&str, &str> = self
+        let shown: BTreeMap<String, String> = self
             .params
             .iter()
-            .map(|(k, v)| (k.as_str(), if SECRET_PARAMS.contains(&k.as_str()) { "[redacted]" } else { v.as_str() }))
+            .map(|(k, v)| {
+                let value =
+                    if SHOWN_PARAMS.contains(&k.as_str()) { bounded(v, MAX_LOGGED) } else { "[redacted]".to_owned() };
+                (bounded(k, MAX_LOGGED), value)
+            })
             .collect();
-        f.debug_struct("Callback").field("params", &shown).field("service", &self.service).finish()
+        f.debug_struct("Callback")
+            .field("params", &shown)
+            .field("service", &self.service)
+            .field("bindings", &self.bindings.len())
+            .finish()
     }
 }
 
@@ -85,10 +127,32 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_code_and_state() {
-        let c = Callback::from_query("code=SENTINEL1&state=SENTINEL2&realmId=7").unwrap();
+    fn debug_shows_only_known_safe_values() {
+        let q = "code=S1&state=S2&id_token=S3&access_token=S4&refresh_token=S5&token=S6&client_secret=S7&anything=S8&realmId=7&error=access_denied";
+        let c = Callback::from_query(q).unwrap().with_cookie_header("railz_connect_binding_ab=S9; other=S10");
         let d = format!("{c:?}");
-        assert!(!d.contains("SENTINEL"), "{d}");
-        assert!(d.contains("realmId"));
+        for i in 1..=10 {
+            assert!(!d.contains(&format!("S{i}\"")) && !d.contains(&format!("S{i},")), "S{i} leaked: {d}");
+        }
+        assert!(!d.contains("S1"), "{d}");
+        assert!(d.contains("\"realmId\": \"7\"") && d.contains("access_denied"), "{d}");
+    }
+
+    #[test]
+    fn debug_bounds_huge_values() {
+        let q = format!("error={}&state=s", "e".repeat(1_000_000));
+        let d = format!("{:?}", Callback::from_query(&q).unwrap());
+        assert!(d.len() < 2_000, "{} bytes", d.len());
+    }
+
+    #[test]
+    fn reads_binding_cookies_only() {
+        let c = Callback::from_query("state=s").unwrap().with_cookie_header(
+            "a=1; railz_connect_binding_0011=v1 ;railz_connect_binding_22=\"v2\"; railz_connect_binding_x=",
+        );
+        assert_eq!(c.binding("railz_connect_binding_0011").map(BrowserBinding::secret), Some("v1"));
+        assert_eq!(c.binding("railz_connect_binding_22").map(BrowserBinding::secret), Some("v2"));
+        assert!(c.binding("railz_connect_binding_x").is_none());
+        assert!(c.binding("a").is_none());
     }
 }

@@ -14,20 +14,22 @@ use tokio::sync::broadcast;
 use url::Url;
 
 use crate::business_name;
-use crate::callback::Callback;
+use crate::callback::{BINDING_COOKIE_PREFIX, Callback};
 use crate::clock::{Clock, SystemClock};
 use crate::config::WidgetConfig;
 use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
 use crate::crypto::{Keyring, RecordBinding};
 use crate::error::{CallbackError, Error};
-use crate::event::{BroadcastSink, Event, EventKind, EventSink};
+use crate::event::{BroadcastSink, Event, EventSink};
 use crate::http::HttpClient;
 use crate::ids::{BusinessName, ConnectionId, ServiceName, TenantId, WidgetId};
 use crate::provider::{
-    AuthorizationRequest, CodeExchange, Inputs, Provider, ProviderError, ProviderExt, ProviderRegistry, TokenSet,
+    AuthorizationRequest, CallContext, CodeExchange, Inputs, Provider, ProviderError, ProviderExt, ProviderRegistry,
+    TokenSet,
 };
-use crate::secret::{AuthorizationCode, PkceVerifier, SessionToken, StateToken, TenantTicket};
+use crate::secret::{AuthorizationCode, BrowserBinding, PkceVerifier, SessionToken, StateToken, TenantTicket};
 use crate::store::{BusinessRecord, MemoryStore, PendingAuthorization, PendingKind, Store, StoreError};
+use crate::text::{MAX_LOGGED, bounded};
 
 /// What the app asks for when it opens a widget session (server side).
 #[derive(Debug, Clone, Default)]
@@ -110,7 +112,11 @@ impl Landing {
 }
 
 /// The start of an authorization. Its `Debug` output hides the URL's query, which carries
-/// the one-time `state`.
+/// the one-time `state`, and the browser binding.
+///
+/// Unless it was begun with [`Connect::begin_headless`], set [`AuthorizationStart::set_cookie`]
+/// on the response that sends the user to `url`: the callback is accepted only from the browser
+/// that carries it.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct AuthorizationStart {
@@ -122,6 +128,26 @@ pub struct AuthorizationStart {
     pub business_name: BusinessName,
     /// When the authorization expires if unfinished.
     pub expires_at: OffsetDateTime,
+    /// The browser binding and the name of its cookie; `None` when begun headless.
+    pub binding: Option<(String, BrowserBinding)>,
+    secure_cookie: bool,
+    cookie_max_age: i64,
+}
+
+impl AuthorizationStart {
+    /// The `Set-Cookie` header value that binds this authorization to the user's browser:
+    /// `HttpOnly`, `SameSite=Lax` (sent on the provider's top-level redirect back), `Path=/`,
+    /// `Max-Age` the authorization's lifetime, and `Secure` unless the callback is plain
+    /// `http` on a loopback host. `None` when begun headless. It holds a secret: never log it.
+    pub fn set_cookie(&self) -> Option<String> {
+        let (name, value) = self.binding.as_ref()?;
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        Some(format!(
+            "{name}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            value.secret(),
+            self.cookie_max_age
+        ))
+    }
 }
 
 impl fmt::Debug for AuthorizationStart {
@@ -135,7 +161,8 @@ impl fmt::Debug for AuthorizationStart {
             .field("service_name", &self.service_name)
             .field("business_name", &self.business_name)
             .field("expires_at", &self.expires_at)
-            .finish()
+            .field("binding", &self.binding.as_ref().map(|(name, _)| name))
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,6 +172,11 @@ impl fmt::Debug for AuthorizationStart {
 pub struct Failure {
     /// Why.
     pub reason: ReasonCode,
+    /// The `error` of the provider's error callback, if it sent one (at most 256 characters,
+    /// control characters replaced).
+    pub provider_error: Option<String>,
+    /// Its `error_description`, bounded the same way.
+    pub provider_error_description: Option<String>,
     /// The business.
     pub business_name: BusinessName,
     /// The service.
@@ -202,6 +234,24 @@ struct SessionClaims {
     e: i64,
 }
 
+/// What a pending record seals: the authoritative copies of its routing fields (the store's
+/// plaintext copies serve only its own queries: whoever can write the store still cannot pick
+/// where users land), the browser binding's hash, and the secrets of its kind.
+#[derive(Serialize, Deserialize)]
+struct PendingClaims<T> {
+    kind: PendingKind,
+    redirect_uri: Url,
+    success_url: Url,
+    failure_url: Url,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    /// SHA-256 (hex) of the browser binding; `None` when begun headless.
+    binding: Option<String>,
+    secrets: T,
+}
+
 #[derive(Serialize, Deserialize)]
 struct PendingSecrets {
     verifier: String,
@@ -215,10 +265,23 @@ impl Drop for PendingSecrets {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
+struct TenantChoiceSecretsRef<'a> {
+    tokens: crate::provider::tokens::PayloadRef<'a>,
+    tenants: &'a [Tenant],
+}
+
+#[derive(Deserialize)]
 struct TenantChoiceSecrets {
-    tokens: TokenSet,
+    tokens: crate::provider::tokens::Payload,
     tenants: Vec<Tenant>,
+}
+
+/// Whether an authorization is bound to the browser that began it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BrowserBound {
+    Yes,
+    Headless,
 }
 
 /// Builds a [`Connect`].
@@ -235,7 +298,7 @@ pub struct ConnectBuilder {
     authorization_ttl: Duration,
     session_ttl: Duration,
     lease_ttl: Duration,
-    refresh_skew: Duration,
+    refresh_margin: StdDuration,
 }
 
 /// Draws candidate business names (see [`ConnectBuilder::with_name_generator`]).
@@ -262,7 +325,7 @@ impl Default for ConnectBuilder {
             authorization_ttl: Duration::minutes(10),
             session_ttl: Duration::hours(1),
             lease_ttl: Duration::seconds(30),
-            refresh_skew: Duration::seconds(60),
+            refresh_margin: StdDuration::from_secs(60),
         }
     }
 }
@@ -342,6 +405,14 @@ impl ConnectBuilder {
         self
     }
 
+    /// How long before its expiry an access token is refreshed on read by
+    /// [`Connect::credentials`] (default 60 s). Never more than half of a token's lifetime: a
+    /// token that lives 30 s is refreshed 15 s before it expires, not on every call.
+    pub fn with_refresh_margin(mut self, margin: StdDuration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
     /// Builds. Fails without a keyring, without a widget, or with a widget offering a service
     /// that is not registered.
     pub fn build(self) -> Result<Connect, Error> {
@@ -380,7 +451,7 @@ impl ConnectBuilder {
                 authorization_ttl: self.authorization_ttl,
                 session_ttl: self.session_ttl,
                 lease_ttl: self.lease_ttl,
-                refresh_skew: self.refresh_skew,
+                refresh_margin: self.refresh_margin,
                 instance: uuid::Uuid::new_v4().to_string(),
                 flights: Mutex::new(HashMap::new()),
             }),
@@ -405,7 +476,7 @@ struct Inner {
     authorization_ttl: Duration,
     session_ttl: Duration,
     lease_ttl: Duration,
-    refresh_skew: Duration,
+    refresh_margin: StdDuration,
     instance: String,
     flights: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -443,13 +514,29 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref())
 }
 
-fn with_params(mut url: Url, params: &[(&str, &str)]) -> Url {
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
+/// The query parameters the SDK adds to landing pages. A landing URL's own query keeps every
+/// other parameter, but never one of these: the SDK's values win, and nothing from a request
+/// can add a second `connectionId`.
+pub(crate) const LANDING_PARAMS: [&str; 4] = ["connectionId", "serviceName", "businessName", "reason"];
+
+/// `url` without any of the SDK's landing parameters.
+pub(crate) fn without_landing_params(mut url: Url) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !LANDING_PARAMS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
     }
+    url
+}
+
+fn with_params(url: Url, params: &[(&str, &str)]) -> Url {
+    let mut url = without_landing_params(url);
+    url.query_pairs_mut().extend_pairs(params);
     url
 }
 
@@ -490,8 +577,16 @@ impl Connect {
         }
     }
 
+    /// Now, from the clock, in whole microseconds: the precision the storage contract fixes,
+    /// so what the SDK hands out equals what a store reads back.
     fn now(&self) -> OffsetDateTime {
-        self.inner.clock.now()
+        let now = self.inner.clock.now();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+    }
+
+    /// The context of a provider call.
+    fn cx(&self) -> CallContext<'_> {
+        CallContext::new(&self.inner.http, self.now())
     }
 
     // ---- widget sessions -------------------------------------------------------------
@@ -511,7 +606,7 @@ impl Connect {
             }
             None => (self.generate_business_name(widget_id).await?, true),
         };
-        let redirect = request.redirect_url.map(|u| widget.success_landing(Some(&u)));
+        let redirect = request.redirect_url.map(|u| without_landing_params(widget.success_landing(Some(&u))));
         let expires_at = now + self.inner.session_ttl;
         let claims = SessionClaims {
             w: widget_id.clone(),
@@ -585,15 +680,42 @@ impl Connect {
 
     // ---- begin -----------------------------------------------------------------------
 
-    /// Starts an authorization: validates the session, the service and its inputs, records a
-    /// pending authorization (one-time `state`, PKCE S256 verifier, expiry, provider) and
-    /// returns the URL to send the user to.
+    /// Starts an authorization bound to the user's browser: validates the session, the service
+    /// and its inputs, records a pending authorization (one-time `state`, PKCE S256 verifier,
+    /// expiry, provider, the hash of a fresh browser binding) and returns the URL to send the
+    /// user to, with the binding cookie to set ([`AuthorizationStart::set_cookie`]).
+    /// [`Connect::complete`] then accepts the callback only with that cookie
+    /// ([`Callback::with_cookie_header`]).
     #[tracing::instrument(skip_all, fields(service_name = %service))]
     pub async fn begin(
         &self,
         session: &SessionToken,
         service: &ServiceName,
         inputs: Inputs,
+    ) -> Result<AuthorizationStart, Error> {
+        self.begin_bound(session, service, inputs, BrowserBound::Yes).await
+    }
+
+    /// Starts an authorization that no browser carries back (a command-line tool, a test
+    /// driving the provider directly): like [`Connect::begin`] but without a browser binding,
+    /// so the callback is accepted from whoever holds its `state`. Use it only when there is
+    /// no browser session to bind to.
+    #[tracing::instrument(skip_all, fields(service_name = %service))]
+    pub async fn begin_headless(
+        &self,
+        session: &SessionToken,
+        service: &ServiceName,
+        inputs: Inputs,
+    ) -> Result<AuthorizationStart, Error> {
+        self.begin_bound(session, service, inputs, BrowserBound::Headless).await
+    }
+
+    async fn begin_bound(
+        &self,
+        session: &SessionToken,
+        service: &ServiceName,
+        inputs: Inputs,
+        bound: BrowserBound,
     ) -> Result<AuthorizationStart, Error> {
         let claims = self.open_session(session)?;
         let widget = self.widget(&claims.w)?;
@@ -610,12 +732,10 @@ impl Connect {
             .map_err(|source| Error::Provider { service: service.clone(), source })?;
 
         let now = self.now();
-        let key = sha256_hex(state.secret());
-        let secrets = PendingSecrets { verifier: verifier.secret().to_owned(), inputs };
-        let sealed = self.seal_pending(&key, &claims.b, service, &secrets)?;
-        let pending = PendingAuthorization {
-            sealed,
-            key,
+        let binding = (bound == BrowserBound::Yes).then(|| BrowserBinding::new(random_token()));
+        let mut pending = PendingAuthorization {
+            sealed: Vec::new(),
+            key: sha256_hex(state.secret()),
             kind: PendingKind::Authorization,
             widget_id: claims.w.clone(),
             business_name: claims.b.clone(),
@@ -626,31 +746,41 @@ impl Connect {
             created_at: now,
             expires_at: now + self.inner.authorization_ttl,
         };
+        let secrets = PendingSecrets { verifier: verifier.secret().to_owned(), inputs };
+        pending.sealed = self.seal_pending(&pending, binding.as_ref().map(|b| sha256_hex(b.secret())), &secrets)?;
         self.inner.store.insert_pending(&pending).await?;
-        tracing::info!(business_name = %claims.b, "authorization started");
+        tracing::info!(business_name = %claims.b, bound = binding.is_some(), "authorization started");
         Ok(AuthorizationStart {
             url,
             service_name: service.clone(),
             business_name: claims.b,
             expires_at: pending.expires_at,
+            binding: binding.map(|b| (binding_cookie_name(&pending.key), b)),
+            secure_cookie: widget.redirect_uri.scheme() == "https",
+            cookie_max_age: self.inner.authorization_ttl.whole_seconds(),
         })
     }
 
     // ---- complete --------------------------------------------------------------------
 
-    /// Handles the callback: validates and consumes the `state`, checks the issuer, exchanges
-    /// the code, picks the tenant, encrypts and stores the credentials, creates the connection
-    /// and emits an event.
+    /// Handles the callback: validates and consumes the `state`, checks the issuer and the
+    /// browser binding, exchanges the code, picks the tenant, encrypts and stores the
+    /// credentials, creates the connection and emits an event.
     ///
     /// `Err` means the callback was rejected before anything was sent to the provider
-    /// (missing, unknown, reused `state`; repeated parameters; issuer or provider mismatch).
+    /// (missing, unknown, reused `state`; repeated parameters; issuer or provider mismatch; a
+    /// browser without the binding cookie; a tampered pending record; an endpoint derived from
+    /// the callback on a host the provider's definition does not allow).
     /// `Ok(Completion::Failed)` means a genuine authorization failed (denied, expired, code
     /// refused); its landing page carries the reason code.
     #[tracing::instrument(skip_all)]
     pub async fn complete(&self, callback: &Callback) -> Result<Completion, Error> {
         let state = callback.get("state").ok_or(CallbackError::MissingState)?;
         let key = sha256_hex(state);
-        let pending = self.take_pending(&key, PendingKind::Authorization).await?.ok_or(CallbackError::UnknownState)?;
+        let (pending, binding, secrets) = self
+            .take_pending::<PendingSecrets>(&key, PendingKind::Authorization)
+            .await?
+            .ok_or(CallbackError::UnknownState)?;
         if let Some(got) = callback.service().filter(|got| **got != pending.service_name) {
             return Err(
                 CallbackError::ProviderMismatch { expected: pending.service_name.clone(), got: got.clone() }.into()
@@ -659,23 +789,41 @@ impl Connect {
         let provider = Arc::clone(self.provider(&pending.service_name)?);
         let meta = provider.metadata();
         match (callback.get("iss"), &meta.issuer) {
-            (Some(iss), Some(expected)) if iss != expected => return Err(CallbackError::IssuerMismatch.into()),
+            (Some(iss), Some(expected)) if iss != expected => {
+                return Err(CallbackError::IssuerMismatch {
+                    expected: expected.clone(),
+                    got: bounded(iss, MAX_LOGGED),
+                }
+                .into());
+            }
             (None, Some(_)) if meta.require_issuer => return Err(CallbackError::MissingIssuer.into()),
             _ => {}
+        }
+        if let Some(expected) = binding {
+            let brought = callback.binding(&binding_cookie_name(&key)).map(|b| sha256_hex(b.secret()));
+            if brought.as_deref() != Some(expected.as_str()) {
+                tracing::warn!(business_name = %pending.business_name, "callback refused: not from the browser that began the authorization");
+                return Err(CallbackError::BrowserMismatch.into());
+            }
         }
         if self.now() > pending.expires_at {
             return Ok(self.fail(&pending, ReasonCode::AuthorizationExpired, None));
         }
         if let Some(error) = callback.get("error") {
-            let reason = provider.callback_error_reason(error, callback.get("error_description"));
-            tracing::info!(error, reason = %reason, "the provider answered an error callback");
-            return Ok(self.fail(&pending, reason, None));
+            let description = callback.get("error_description");
+            let reason = provider.callback_error_reason(error, description);
+            let error = bounded(error, MAX_LOGGED);
+            let description = description.map(|d| bounded(d, MAX_LOGGED));
+            tracing::info!(error = %error, reason = %reason, "the provider answered an error callback");
+            let mut failure = self.failure(&pending, reason, None);
+            failure.provider_error = Some(error);
+            failure.provider_error_description = description;
+            return Ok(Completion::Failed(failure));
         }
         let Some(code) = callback.get("code") else {
             return Ok(self.fail(&pending, ReasonCode::InvalidCallback, None));
         };
         let code = AuthorizationCode::new(code);
-        let secrets: PendingSecrets = self.open_pending(&pending)?;
         let callback_params: BTreeMap<String, String> = meta
             .callback_params
             .iter()
@@ -683,8 +831,12 @@ impl Connect {
             .collect();
         let verifier = PkceVerifier::new(secrets.verifier.clone());
         let exchange = CodeExchange::new(&code, &pending.redirect_uri, &verifier, &secrets.inputs, &callback_params);
-        let tokens = match provider.exchange_code(&self.inner.http, &exchange).await {
+        let tokens = match provider.exchange_code(&self.cx(), &exchange).await {
             Ok(t) => t,
+            Err(source @ ProviderError::EndpointNotAllowed(_)) => {
+                tracing::warn!(error = %source, "callback refused: it names an endpoint the provider does not allow");
+                return Err(Error::Provider { service: pending.service_name.clone(), source });
+            }
             Err(e) => {
                 tracing::warn!(error = %e, retryable = e.is_retryable(), "code exchange failed");
                 let reason = e.reason_code();
@@ -704,34 +856,37 @@ impl Connect {
         if !provider.capabilities().tenant_selection {
             return self.finish(pending, provider, tokens, None).await;
         }
-        let mut tenants = match provider.list_tenants(&self.inner.http, &tokens).await {
+        let mut tenants = match provider.list_tenants(&self.cx(), &tokens).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "listing tenants failed");
+                self.revoke_unused(provider, &tokens).await;
                 let reason = e.reason_code();
                 return Ok(self.fail(pending, reason, Some(e)));
             }
         };
         match tenants.len() {
-            0 => Ok(self.fail(pending, ReasonCode::NoTenant, None)),
+            0 => {
+                self.revoke_unused(provider, &tokens).await;
+                Ok(self.fail(pending, ReasonCode::NoTenant, None))
+            }
             1 => {
                 let tenant = tenants.pop();
                 self.finish(pending, provider, tokens, tenant).await
             }
             _ => {
                 let ticket = TenantTicket::new(random_token());
-                let key = sha256_hex(ticket.secret());
                 let now = self.now();
-                let secrets = TenantChoiceSecrets { tokens, tenants: tenants.clone() };
-                let sealed = self.seal_pending(&key, &pending.business_name, &pending.service_name, &secrets)?;
-                let choice = PendingAuthorization {
-                    sealed,
-                    key,
+                let mut choice = PendingAuthorization {
+                    sealed: Vec::new(),
+                    key: sha256_hex(ticket.secret()),
                     kind: PendingKind::TenantSelection,
                     created_at: now,
                     expires_at: now + self.inner.authorization_ttl,
                     ..pending.clone()
                 };
+                let secrets = TenantChoiceSecretsRef { tokens: (&tokens).into(), tenants: &tenants };
+                choice.sealed = self.seal_pending(&choice, None, &secrets)?;
                 self.inner.store.insert_pending(&choice).await?;
                 tracing::info!(tenants = tenants.len(), "waiting for the user to choose a tenant");
                 Ok(Completion::ChooseTenant {
@@ -746,56 +901,103 @@ impl Connect {
     }
 
     /// Finishes an authorization whose grant covers several tenants with the user's choice.
+    /// A choice made too late fails with [`ReasonCode::AuthorizationExpired`], and the grant
+    /// waiting for it is revoked at the provider.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn choose_tenant(&self, ticket: &TenantTicket, tenant: &TenantId) -> Result<Completion, Error> {
         let key = sha256_hex(ticket.secret());
-        let pending = self.take_pending(&key, PendingKind::TenantSelection).await?.ok_or(Error::UnknownTicket)?;
+        let (pending, _, secrets) = self
+            .take_pending::<TenantChoiceSecrets>(&key, PendingKind::TenantSelection)
+            .await?
+            .ok_or(Error::UnknownTicket)?;
+        let provider = Arc::clone(self.provider(&pending.service_name)?);
+        let TenantChoiceSecrets { tokens, tenants } = secrets;
+        let tokens = TokenSet::from(tokens);
         if self.now() > pending.expires_at {
+            self.revoke_unused(provider.as_ref(), &tokens).await;
             return Ok(self.fail(&pending, ReasonCode::AuthorizationExpired, None));
         }
-        let provider = Arc::clone(self.provider(&pending.service_name)?);
-        let secrets: TenantChoiceSecrets = self.open_pending(&pending)?;
-        let Some(chosen) = secrets.tenants.iter().find(|t| &t.id == tenant).cloned() else {
+        let Some(chosen) = tenants.into_iter().find(|t| &t.id == tenant) else {
             // Let the user choose again.
             self.inner.store.insert_pending(&pending).await?;
             return Err(Error::UnknownTenant(tenant.clone()));
         };
-        self.finish(&pending, provider.as_ref(), secrets.tokens, Some(chosen)).await
+        self.finish(&pending, provider.as_ref(), tokens, Some(chosen)).await
     }
 
-    /// Takes the pending record keyed by `key` if it is of `kind`; a record of the other kind
-    /// (a ticket used as a state, or the reverse) is put back untouched.
-    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, Error> {
-        match self.inner.store.take_pending(key).await? {
-            Some(p) if p.kind == kind => Ok(Some(p)),
-            Some(p) => {
-                self.inner.store.insert_pending(&p).await?;
-                Ok(None)
-            }
-            None => Ok(None),
+    /// Revokes, where the provider can, a grant that produced no connection (no tenant, tenant
+    /// listing failed, tenant choice expired, storing failed): it must not stay live at the
+    /// provider with nobody holding it. A failure is logged.
+    async fn revoke_unused(&self, provider: &dyn Provider, tokens: &TokenSet) {
+        if !provider.capabilities().revocation {
+            return;
+        }
+        match provider.revoke(&self.cx(), tokens).await {
+            Ok(()) => tracing::info!("revoked a grant that produced no connection"),
+            Err(e) => tracing::warn!(error = %e, "revoking a grant that produced no connection failed"),
         }
     }
 
-    /// Seals a pending record's secrets, bound to its key, business and service.
-    fn seal_pending<T: Serialize>(
+    /// Takes the pending record keyed by `key` if it is of `kind` (a record of the other kind,
+    /// a ticket used as a state or the reverse, is put back untouched), opens its sealed claims
+    /// and answers the record with its authenticated routing fields, the binding hash and the
+    /// secrets. A record whose sealed part does not authenticate is an error: nothing in it is
+    /// used.
+    async fn take_pending<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
-        business: &BusinessName,
-        service: &ServiceName,
+        kind: PendingKind,
+    ) -> Result<Option<(PendingAuthorization, Option<String>, T)>, Error> {
+        let mut pending = match self.inner.store.take_pending(key).await? {
+            Some(p) if p.kind == kind => p,
+            Some(p) => {
+                self.inner.store.insert_pending(&p).await?;
+                return Ok(None);
+            }
+            None => return Ok(None),
+        };
+        let claims: PendingClaims<T> = self.open_pending(&pending).inspect_err(|e| {
+            tracing::warn!(error = %e, "a pending record does not authenticate: refused");
+        })?;
+        pending.redirect_uri = claims.redirect_uri;
+        pending.success_url = claims.success_url;
+        pending.failure_url = claims.failure_url;
+        pending.created_at = claims.created_at;
+        pending.expires_at = claims.expires_at;
+        Ok(Some((pending, claims.binding, claims.secrets)))
+    }
+
+    /// Seals a pending record's claims (its routing fields, the binding hash, the secrets),
+    /// bound to its key, kind, widget, business and service.
+    fn seal_pending<T: Serialize>(
+        &self,
+        pending: &PendingAuthorization,
+        binding: Option<String>,
         secrets: &T,
     ) -> Result<Vec<u8>, Error> {
+        let claims = PendingClaims {
+            kind: pending.kind,
+            redirect_uri: pending.redirect_uri.clone(),
+            success_url: pending.success_url.clone(),
+            failure_url: pending.failure_url.clone(),
+            created_at: pending.created_at,
+            expires_at: pending.expires_at,
+            binding,
+            secrets,
+        };
         let plaintext = zeroize::Zeroizing::new(
-            serde_json::to_vec(secrets)
+            serde_json::to_vec(&claims)
                 .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))?,
         );
-        let ids = [key, business.as_str(), service.as_str()];
-        Ok(self.inner.keyring.seal(&RecordBinding::new("pending", &ids), &plaintext)?)
+        Ok(self.inner.keyring.seal(&pending_binding(pending).as_binding(), &plaintext)?)
     }
 
     /// Opens what [`Connect::seal_pending`] sealed.
-    fn open_pending<T: serde::de::DeserializeOwned>(&self, pending: &PendingAuthorization) -> Result<T, Error> {
-        let ids = [pending.key.as_str(), pending.business_name.as_str(), pending.service_name.as_str()];
-        let plaintext = self.inner.keyring.open(&RecordBinding::new("pending", &ids), &pending.sealed)?;
+    fn open_pending<T: serde::de::DeserializeOwned>(
+        &self,
+        pending: &PendingAuthorization,
+    ) -> Result<PendingClaims<T>, Error> {
+        let plaintext = self.inner.keyring.open(&pending_binding(pending).as_binding(), &pending.sealed)?;
         serde_json::from_slice(&plaintext)
             .map_err(|e| Error::Crypto(crate::crypto::CryptoError::Payload(format!("{:?}", e.classify()))))
     }
@@ -819,7 +1021,8 @@ impl Connect {
             pending.service_name.clone(),
             tenant,
             now,
-            now + validity,
+            // A validity no connection has is clamped, never an overflow.
+            now.checked_add(validity).unwrap_or_else(|| TokenSet::expiry(now, TokenSet::MAX_LIFETIME)),
         );
         let blob = self.seal_credentials(&connection, &tokens)?;
         // The code is spent: losing these tokens would force the user to start over, so a
@@ -833,20 +1036,14 @@ impl Connect {
                     tracing::warn!(error = %e, attempt, "storing the new connection failed; retrying");
                     tokio::time::sleep(StdDuration::from_millis(50 << attempt)).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    self.revoke_unused(provider, &tokens).await;
+                    return Err(e.into());
+                }
             }
         }
         tracing::info!(connection_id = %connection.id, business_name = %connection.business_name, "connection created");
-        self.emit(Event::new(
-            EventKind::Auth,
-            now,
-            connection.widget_id.clone(),
-            connection.business_name.clone(),
-            Some(connection.service_name.clone()),
-            Some(connection.id),
-            Some(connection.status),
-            None,
-        ));
+        self.emit(Event::connected(&connection, now));
         let landing = Landing {
             url: with_params(
                 pending.success_url.clone(),
@@ -860,16 +1057,13 @@ impl Connect {
         Ok(Completion::Connected { connection, landing })
     }
 
-    fn fail(&self, pending: &PendingAuthorization, reason: ReasonCode, error: Option<ProviderError>) -> Completion {
-        self.emit(Event::new(
-            EventKind::AuthFailed,
-            self.now(),
+    fn failure(&self, pending: &PendingAuthorization, reason: ReasonCode, error: Option<ProviderError>) -> Failure {
+        self.emit(Event::auth_failed(
             pending.widget_id.clone(),
             pending.business_name.clone(),
-            Some(pending.service_name.clone()),
-            None,
-            None,
-            Some(reason),
+            pending.service_name.clone(),
+            reason,
+            self.now(),
         ));
         let landing = Landing {
             url: with_params(
@@ -881,13 +1075,19 @@ impl Connect {
                 ],
             ),
         };
-        Completion::Failed(Failure {
+        Failure {
             reason,
+            provider_error: None,
+            provider_error_description: None,
             business_name: pending.business_name.clone(),
             service_name: pending.service_name.clone(),
             landing,
             error,
-        })
+        }
+    }
+
+    fn fail(&self, pending: &PendingAuthorization, reason: ReasonCode, error: Option<ProviderError>) -> Completion {
+        Completion::Failed(self.failure(pending, reason, error))
     }
 
     // ---- connections -----------------------------------------------------------------
@@ -912,19 +1112,12 @@ impl Connect {
         Ok((sealed.version, self.open_credentials(connection, &sealed.blob)?))
     }
 
-    /// Seals a connection's tokens, bound to its id, business and service.
     fn seal_credentials(&self, connection: &Connection, tokens: &TokenSet) -> Result<Vec<u8>, Error> {
-        let id = connection.id.to_string();
-        let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        Ok(self.inner.keyring.seal(&RecordBinding::new("credentials", &ids), &tokens.to_plaintext()?)?)
+        Ok(self.inner.keyring.seal_credentials(connection, tokens)?)
     }
 
-    /// Opens what [`Connect::seal_credentials`] sealed.
     fn open_credentials(&self, connection: &Connection, blob: &[u8]) -> Result<TokenSet, Error> {
-        let id = connection.id.to_string();
-        let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        let plaintext = self.inner.keyring.open(&RecordBinding::new("credentials", &ids), blob)?;
-        Ok(TokenSet::from_plaintext(&plaintext)?)
+        Ok(self.inner.keyring.open_credentials(connection, blob)?)
     }
 
     async fn usable(&self, id: &ConnectionId) -> Result<Connection, Error> {
@@ -948,29 +1141,22 @@ impl Connect {
     ) -> Result<(), Error> {
         let now = self.now();
         if let Some(c) = self.inner.store.set_connection_status(&connection.id, status, Some(reason), now).await? {
-            self.emit(Event::new(
-                EventKind::ConnectionStatus,
-                now,
-                c.widget_id.clone(),
-                c.business_name.clone(),
-                Some(c.service_name.clone()),
-                Some(c.id),
-                Some(status),
-                Some(reason),
-            ));
+            self.emit(Event::status_changed(&c, now));
         }
         Ok(())
     }
 
     /// The decrypted credentials of a connection, refreshed first if the access token expires
-    /// within a minute. Use them to call the provider's API; never log them.
+    /// within the refresh margin ([`ConnectBuilder::with_refresh_margin`]). Use them to call
+    /// the provider's API; never log them.
     #[tracing::instrument(skip_all, fields(connection_id = %id))]
     pub async fn credentials(&self, id: &ConnectionId) -> Result<TokenSet, Error> {
         let connection = self.usable(id).await?;
         let (version, tokens) = self.load_tokens(&connection).await?;
-        let can_refresh =
-            tokens.refresh_token.is_some() && self.provider(&connection.service_name)?.capabilities().refresh;
-        if can_refresh && tokens.access_expires_within(self.now(), self.inner.refresh_skew) {
+        if tokens.access_expires_within(self.now(), self.inner.refresh_margin)
+            && tokens.refresh_token.is_some()
+            && self.provider(&connection.service_name)?.capabilities().refresh
+        {
             return self.refresh_from(&connection, version).await;
         }
         Ok(tokens)
@@ -981,8 +1167,9 @@ impl Connect {
     /// Exactly one refresh per token even with many callers: callers in one process share one
     /// flight; across processes the store's lease admits one refresher, which re-reads the
     /// credentials after taking it and writes with a compare-and-swap. A caller that finds the
-    /// credentials already replaced uses the winner's tokens. `invalid_grant` marks the
-    /// connection `invalid` (reason `reauthorizationRequired`) and is never retried.
+    /// credentials already replaced since it read them uses the winner's tokens. `invalid_grant`
+    /// marks the connection `invalid` (reason `reauthorizationRequired`) and is never retried.
+    /// A successful refresh emits [`EventKind::TokenRefreshed`](crate::EventKind::TokenRefreshed).
     #[tracing::instrument(skip_all, fields(connection_id = %id))]
     pub async fn refresh(&self, id: &ConnectionId) -> Result<TokenSet, Error> {
         let connection = self.usable(id).await?;
@@ -1025,9 +1212,7 @@ impl Connect {
             let now = self.now();
             if !store.try_lease(&id, &self.inner.instance, now, now + self.inner.lease_ttl).await? {
                 if tokio::time::Instant::now() > deadline {
-                    return Err(Error::Store(StoreError::Conflict(
-                        "refresh lease held too long by another instance".into(),
-                    )));
+                    return Err(Error::RefreshContended(id));
                 }
                 tokio::time::sleep(poll).await;
                 continue;
@@ -1064,7 +1249,7 @@ impl Connect {
         tokens: &TokenSet,
     ) -> Result<Option<TokenSet>, Error> {
         let id = connection.id;
-        let fresh = match provider.refresh(&self.inner.http, tokens).await {
+        let fresh = match provider.refresh(&self.cx(), tokens).await {
             Ok(t) => t,
             Err(e) if e.is_invalid_grant() => {
                 // A sibling may have rotated the token meanwhile: re-read first.
@@ -1087,6 +1272,7 @@ impl Connect {
             match self.inner.store.replace_credentials(&id, version, &blob).await {
                 Ok(Some(v)) => {
                     tracing::info!(version = v, "access token refreshed");
+                    self.emit(Event::refreshed(connection, self.now()));
                     return Ok(Some(fresh));
                 }
                 Ok(None) => {
@@ -1103,26 +1289,34 @@ impl Connect {
         }
     }
 
-    /// Disconnects: revokes the grant at the provider when it supports revocation (a failure
-    /// there is logged, not fatal), deletes the credentials, keeps the connection record with
-    /// status `disconnected`, and emits an event.
+    /// Disconnects: revokes the grant at the provider when it supports revocation, deletes the
+    /// credentials, keeps the connection record with status `disconnected`, and emits an event.
+    /// The answer says whether revocation at the provider worked: a failure there does not
+    /// stop the local disconnection, but the app learns the grant may still be live.
     #[tracing::instrument(skip_all, fields(connection_id = %id))]
-    pub async fn disconnect(&self, id: &ConnectionId) -> Result<Connection, Error> {
+    pub async fn disconnect(&self, id: &ConnectionId) -> Result<Disconnection, Error> {
         let connection = self.connection(id).await?;
         if connection.status == ConnectionStatus::Disconnected {
-            return Ok(connection);
+            return Ok(Disconnection { connection, revocation: Revocation::AlreadyDisconnected });
         }
         let provider = self.provider(&connection.service_name)?;
-        if provider.capabilities().revocation {
+        let revocation = if provider.capabilities().revocation {
             match self.load_tokens(&connection).await {
-                Ok((_, tokens)) => {
-                    if let Err(e) = provider.revoke(&self.inner.http, &tokens).await {
+                Ok((_, tokens)) => match provider.revoke(&self.cx(), &tokens).await {
+                    Ok(()) => Revocation::Revoked,
+                    Err(e) => {
                         tracing::warn!(error = %e, "revocation at the provider failed; disconnecting locally");
+                        Revocation::Failed(e)
                     }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "credentials unreadable; disconnecting locally");
+                    Revocation::CredentialsUnreadable(Box::new(e))
                 }
-                Err(e) => tracing::warn!(error = %e, "credentials unreadable; disconnecting locally"),
             }
-        }
+        } else {
+            Revocation::NotSupported
+        };
         let now = self.now();
         let connection = self
             .inner
@@ -1130,21 +1324,78 @@ impl Connect {
             .disconnect(id, ReasonCode::DisconnectedByCustomer, now)
             .await?
             .ok_or(Error::ConnectionNotFound(*id))?;
-        self.emit(Event::new(
-            EventKind::ConnectionStatus,
-            now,
-            connection.widget_id.clone(),
-            connection.business_name.clone(),
-            Some(connection.service_name.clone()),
-            Some(connection.id),
-            Some(ConnectionStatus::Disconnected),
-            Some(ReasonCode::DisconnectedByCustomer),
-        ));
-        Ok(connection)
+        self.emit(Event::status_changed(&connection, now));
+        Ok(Disconnection { connection, revocation })
     }
 
     /// Deletes pending authorizations that expired; answers how many.
     pub async fn purge_expired(&self) -> Result<u64, Error> {
         Ok(self.inner.store.purge_pending(self.now()).await?)
+    }
+}
+
+/// What [`Connect::disconnect`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Disconnection {
+    /// The connection, now `disconnected` (kept as an audit record).
+    pub connection: Connection,
+    /// What happened at the provider.
+    pub revocation: Revocation,
+}
+
+/// The outcome of revoking a grant at the provider on [`Connect::disconnect`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The provider revoked the grant.
+    Revoked,
+    /// The provider has no revocation endpoint: the grant lives until it expires there.
+    NotSupported,
+    /// The connection was already disconnected: nothing was sent.
+    AlreadyDisconnected,
+    /// The stored credentials could not be read, so nothing could be revoked.
+    CredentialsUnreadable(Box<Error>),
+    /// The provider refused or failed: the grant may still be live there.
+    Failed(ProviderError),
+}
+
+impl Revocation {
+    /// Whether the grant is known to be dead at the provider (revoked now or before).
+    pub fn is_revoked(&self) -> bool {
+        matches!(self, Self::Revoked | Self::AlreadyDisconnected)
+    }
+}
+
+/// The name of the browser-binding cookie of the authorization keyed by `key` (a prefix of the
+/// state's hash, so several authorizations in one browser do not overwrite each other).
+fn binding_cookie_name(key: &str) -> String {
+    format!("{BINDING_COOKIE_PREFIX}{}", &key[..16.min(key.len())])
+}
+
+/// The identifiers a pending record's seal binds: its key, kind, widget, business, service.
+struct PendingBinding<'a> {
+    ids: [&'a str; 5],
+}
+
+impl PendingBinding<'_> {
+    fn as_binding(&self) -> RecordBinding<'_> {
+        RecordBinding::new("pending", &self.ids)
+    }
+}
+
+fn pending_binding(pending: &PendingAuthorization) -> PendingBinding<'_> {
+    let kind = match pending.kind {
+        PendingKind::Authorization => "authorization",
+        PendingKind::TenantSelection => "tenantSelection",
+    };
+    PendingBinding {
+        ids: [
+            pending.key.as_str(),
+            kind,
+            pending.widget_id.as_str(),
+            pending.business_name.as_str(),
+            pending.service_name.as_str(),
+        ],
     }
 }

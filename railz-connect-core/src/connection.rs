@@ -96,6 +96,13 @@ pub enum ReasonCode {
     AuthorizationExpired,
     /// The provider granted access to no tenant (organisation, company).
     NoTenant,
+    /// The provider needs the user to log in, consent or choose an account in its own page
+    /// first (OIDC `login_required`, `consent_required`, `interaction_required`,
+    /// `account_selection_required`): start the authorization again, interactively.
+    InteractionRequired,
+    /// The provider refused the request as configured (`invalid_scope`, `invalid_request`,
+    /// `unsupported_response_type`): a configuration fault of the app, not of the user.
+    InvalidConfiguration,
     /// Any other failure.
     Unknown,
 }
@@ -120,6 +127,8 @@ impl ReasonCode {
             Self::InvalidCallback => "invalidCallback",
             Self::AuthorizationExpired => "authorizationExpired",
             Self::NoTenant => "noTenant",
+            Self::InteractionRequired => "interactionRequired",
+            Self::InvalidConfiguration => "invalidConfiguration",
             Self::Unknown => "unknown",
         }
     }

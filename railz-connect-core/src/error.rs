@@ -2,7 +2,7 @@
 
 use crate::connection::{ConnectionStatus, ReasonCode};
 use crate::crypto::CryptoError;
-use crate::ids::{ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
+use crate::ids::{BusinessName, ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
 use crate::provider::ProviderError;
 use crate::store::StoreError;
 
@@ -31,11 +31,21 @@ pub enum CallbackError {
         got: ServiceName,
     },
     /// The `iss` parameter does not name the provider's issuer (mix-up attack).
-    #[error("the callback's issuer does not match the provider")]
-    IssuerMismatch,
+    #[error("the callback's issuer `{got}` is not the provider's issuer `{expected}`")]
+    IssuerMismatch {
+        /// The provider's issuer, from configuration.
+        expected: String,
+        /// What the callback said (at most 256 characters).
+        got: String,
+    },
     /// The provider always sends `iss`, and this callback has none.
     #[error("the callback has no issuer")]
     MissingIssuer,
+    /// The authorization was begun bound to a browser, and this callback does not carry that
+    /// browser's binding cookie (the URL was opened in another browser): refused before any
+    /// call to the provider. The pending authorization is spent.
+    #[error("the callback does not come from the browser that began the authorization")]
+    BrowserMismatch,
 }
 
 /// Errors of [`crate::Connect`].
@@ -91,6 +101,19 @@ pub enum Error {
     /// The provider refused the refresh token: the business must authorize again.
     #[error("connection {0} needs re-authorization")]
     NeedsReauthorization(ConnectionId),
+    /// The business name was reserved through another widget: a session of this widget may not
+    /// see or extend its connections. Business names are unique across the app's widgets.
+    #[error("business `{business}` belongs to another widget than `{widget}`")]
+    BusinessOfAnotherWidget {
+        /// The business.
+        business: BusinessName,
+        /// The widget that asked.
+        widget: WidgetId,
+    },
+    /// Another instance held the connection's refresh lease longer than this instance waits
+    /// (twice the lease time); try again.
+    #[error("connection {0} is being refreshed by another instance; try again")]
+    RefreshContended(ConnectionId),
     /// No unique business name could be generated (the store keeps answering "taken").
     #[error("no unique business name could be generated")]
     BusinessNameExhausted,
@@ -133,7 +156,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Provider { source, .. } => source.is_retryable(),
-            Self::Store(StoreError::Backend(_)) => true,
+            Self::Store(StoreError::Backend(_)) | Self::RefreshContended(_) => true,
             _ => false,
         }
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
-use crate::connection::{ConnectionStatus, ReasonCode};
+use crate::connection::{Connection, ConnectionStatus, ReasonCode};
 use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
 
 /// What happened (Railz's event names where one exists).
@@ -20,6 +20,8 @@ pub enum EventKind {
     AuthFailed,
     /// A connection's status changed (Railz's `connectionStatus`).
     ConnectionStatus,
+    /// A connection's access token was refreshed (ids only, never tokens).
+    TokenRefreshed,
 }
 
 /// One event.
@@ -49,28 +51,57 @@ pub struct Event {
 }
 
 impl Event {
-    /// A new event with a fresh id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        kind: EventKind,
-        occurred_at: OffsetDateTime,
-        widget_id: WidgetId,
-        business_name: BusinessName,
-        service_name: Option<ServiceName>,
-        connection_id: Option<ConnectionId>,
-        status: Option<ConnectionStatus>,
-        reason: Option<ReasonCode>,
-    ) -> Self {
+    fn new(kind: EventKind, occurred_at: OffsetDateTime, widget_id: WidgetId, business_name: BusinessName) -> Self {
         Self {
             id: uuid::Uuid::new_v4(),
             kind,
             occurred_at,
             widget_id,
             business_name,
-            service_name,
-            connection_id,
-            status,
-            reason,
+            service_name: None,
+            connection_id: None,
+            status: None,
+            reason: None,
+        }
+    }
+
+    fn about(kind: EventKind, connection: &Connection, at: OffsetDateTime) -> Self {
+        Self {
+            service_name: Some(connection.service_name.clone()),
+            connection_id: Some(connection.id),
+            status: Some(connection.status),
+            reason: connection.status_reason,
+            ..Self::new(kind, at, connection.widget_id.clone(), connection.business_name.clone())
+        }
+    }
+
+    /// A business authorized a service: `connection` is new ([`EventKind::Auth`]).
+    pub fn connected(connection: &Connection, at: OffsetDateTime) -> Self {
+        Self::about(EventKind::Auth, connection, at)
+    }
+
+    /// `connection`'s status changed to the one it now has ([`EventKind::ConnectionStatus`]).
+    pub fn status_changed(connection: &Connection, at: OffsetDateTime) -> Self {
+        Self::about(EventKind::ConnectionStatus, connection, at)
+    }
+
+    /// `connection`'s access token was refreshed ([`EventKind::TokenRefreshed`]).
+    pub fn refreshed(connection: &Connection, at: OffsetDateTime) -> Self {
+        Self::about(EventKind::TokenRefreshed, connection, at)
+    }
+
+    /// An authorization of `service` for a business failed ([`EventKind::AuthFailed`]).
+    pub fn auth_failed(
+        widget_id: WidgetId,
+        business_name: BusinessName,
+        service_name: ServiceName,
+        reason: ReasonCode,
+        at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            service_name: Some(service_name),
+            reason: Some(reason),
+            ..Self::new(EventKind::AuthFailed, at, widget_id, business_name)
         }
     }
 }

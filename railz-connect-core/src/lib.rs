@@ -60,17 +60,18 @@ pub mod ids;
 pub mod provider;
 pub mod secret;
 pub mod store;
+mod text;
 
 pub use business_name::generate as generate_business_name;
 pub use callback::Callback;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WidgetConfig;
 pub use connect::{
-    AuthorizationStart, Completion, Connect, ConnectBuilder, Failure, Landing, ServiceSummary, SessionRequest,
-    WidgetSession,
+    AuthorizationStart, Completion, Connect, ConnectBuilder, Disconnection, Failure, Landing, Revocation,
+    ServiceSummary, SessionRequest, WidgetSession,
 };
 pub use connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
 pub use error::{CallbackError, Error};
 pub use event::{Event, EventKind, EventSink};
 pub use ids::{BusinessName, ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
-pub use provider::{Provider, ProviderError, ProviderExt, ProviderRegistry, TokenSet};
+pub use provider::{CallContext, Provider, ProviderError, ProviderExt, ProviderRegistry, TokenSet};

@@ -4,6 +4,27 @@
 //! verifier, widget session tokens, data keys) is a newtype whose `Debug` prints `[redacted]`,
 //! which has no `PartialEq` and no `Display`, whose value is reached only through an explicit
 //! `secret()` call, and whose memory is zeroized on drop.
+//!
+//! None of them implements `Serialize` or `Deserialize` (nor does [`TokenSet`](crate::TokenSet)):
+//! secrets are written only into the sealed payloads the SDK encrypts, never into a serde
+//! output by accident (a log line, an API response, a cache):
+//!
+//! ```compile_fail
+//! fn serializable<T: serde::Serialize>() {}
+//! serializable::<railz_connect_core::secret::AccessToken>();
+//! ```
+//!
+//! ```compile_fail
+//! fn serializable<T: serde::Serialize>() {}
+//! serializable::<railz_connect_core::TokenSet>();
+//! ```
+//!
+//! (The same check compiles for a serializable type: `serializable::<String>()`.)
+//!
+//! ```
+//! fn serializable<T: serde::Serialize>() {}
+//! serializable::<String>();
+//! ```
 
 use std::fmt;
 
@@ -33,17 +54,6 @@ macro_rules! secret_type {
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d).map(Self::new)
-            }
-        }
     };
 }
 
@@ -87,6 +97,15 @@ secret_type!(
     #[derive(Clone)]
     TenantTicket
 );
+secret_type!(
+    /// A browser-binding value: [`Connect::begin`](crate::Connect::begin) returns one for the app
+    /// to set as an `HttpOnly`, `SameSite=Lax` cookie in the user's browser (see
+    /// [`AuthorizationStart::set_cookie`](crate::AuthorizationStart::set_cookie)); the store keeps
+    /// only its hash, and [`Connect::complete`](crate::Connect::complete) refuses a callback that
+    /// does not bring it back, so a URL opened in another browser cannot attach a grant.
+    #[derive(Clone)]
+    BrowserBinding
+);
 
 #[cfg(test)]
 mod tests {
@@ -98,14 +117,5 @@ mod tests {
         assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
         assert_eq!(format!("{:?}", PkceVerifier::new("x")), "PkceVerifier([redacted])");
         assert_eq!(t.secret(), "SENTINEL-access");
-    }
-
-    #[test]
-    fn serde_round_trip_keeps_value() {
-        let t = RefreshToken::new("r1");
-        let json = serde_json::to_string(&t).unwrap();
-        assert_eq!(json, "\"r1\"");
-        let back: RefreshToken = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.secret(), "r1");
     }
 }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use railz_connect_core::connection::{ReasonCode, Tenant};
 use railz_connect_core::http::HttpClient;
 use railz_connect_core::provider::{
-    ClientAuth, InputSpec, Inputs, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce, ProviderError, Quirks,
-    RevocationStyle, Rotation, TokenSet, default_callback_error_reason,
+    CallContext, ClientAuth, InputSpec, Inputs, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce,
+    ProviderError, Quirks, RevocationStyle, Rotation, TokenSet, default_callback_error_reason,
 };
 use railz_connect_core::secret::ClientSecret;
 use railz_connect_core::{ServiceName, TenantId};
@@ -120,9 +120,9 @@ impl Quirks for SandboxQuirks {
         inputs.get("useCase").map(|u| vec![("use_case".to_owned(), u.clone())]).unwrap_or_default()
     }
 
-    async fn list_tenants(&self, http: &HttpClient, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
+    async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
         let url = self.api.join("companies").map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        let list: CompanyList = http.get_json(&url, &tokens.access_token, &[]).await?;
+        let list: CompanyList = cx.http.get_json(&url, &tokens.access_token, &[]).await?;
         list.companies
             .into_iter()
             .map(|c| {

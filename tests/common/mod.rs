@@ -101,7 +101,7 @@ impl Harness {
     pub async fn authorize(&self, start: &AuthorizationStart) -> Callback {
         let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
         assert!(target.as_str().starts_with(CALLBACK), "redirected to {target}");
-        Callback::from_url(&target).unwrap()
+        Callback::from_url(&target).unwrap().with_cookie_header(&cookie_header(start))
     }
 
     /// Runs the whole flow and returns the new connection.
@@ -123,4 +123,10 @@ pub fn use_case(case: &str) -> Inputs {
 
 pub fn query_of(url: &Url) -> std::collections::BTreeMap<String, String> {
     url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// The `Cookie` header a browser sends back after the `Set-Cookie` of `start`.
+pub fn cookie_header(start: &AuthorizationStart) -> String {
+    let set = start.set_cookie().expect("a browser-bound authorization");
+    set.split(';').next().unwrap().to_owned()
 }

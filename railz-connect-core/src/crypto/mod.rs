@@ -12,6 +12,7 @@
 //! | 6..18 | nonce (96 random bits) |
 //! | 18.. | ciphertext and 16-byte tag |
 
+mod credentials;
 mod envelope;
 mod keyring;
 

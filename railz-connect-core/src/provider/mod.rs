@@ -6,13 +6,14 @@
 
 mod oauth;
 mod registry;
-mod tokens;
+pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use url::Url;
 
 pub use oauth::{
@@ -179,6 +180,25 @@ pub struct ProviderMetadata {
     pub connection_validity: Duration,
 }
 
+/// What every call to a provider receives besides its own arguments: the SDK's HTTP client and
+/// the time as the SDK's [`Clock`](crate::Clock) reads it (token expiries are computed from
+/// `now`, never from the wall clock). Non-exhaustive, so later additions do not break adapters.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct CallContext<'a> {
+    /// The HTTP client to reach the provider with.
+    pub http: &'a HttpClient,
+    /// Now, from the SDK's clock.
+    pub now: OffsetDateTime,
+}
+
+impl<'a> CallContext<'a> {
+    /// A context: the client, and now as the SDK's clock reads it.
+    pub fn new(http: &'a HttpClient, now: OffsetDateTime) -> Self {
+        Self { http, now }
+    }
+}
+
 /// What the flow gives a provider to build its authorization URL.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -247,17 +267,22 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<Url, ProviderError>;
 
     /// Exchanges the callback's code for tokens.
-    async fn exchange_code(&self, http: &HttpClient, exchange: &CodeExchange<'_>) -> Result<TokenSet, ProviderError>;
+    ///
+    /// Token expiries are computed from `cx.now`. A lifetime no real token has (beyond
+    /// [`TokenSet::MAX_LIFETIME`]) is clamped, never a panic: on refresh the provider has already
+    /// rotated, so its answer must be kept whatever else it says.
+    async fn exchange_code(&self, cx: &CallContext<'_>, exchange: &CodeExchange<'_>)
+    -> Result<TokenSet, ProviderError>;
 
     /// The tenants the tokens give access to. Providers without tenants answer an empty list.
-    async fn list_tenants(&self, http: &HttpClient, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError>;
+    async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError>;
 
     /// Refreshes the access token. The result keeps the old refresh token when the provider
     /// returns none.
-    async fn refresh(&self, http: &HttpClient, tokens: &TokenSet) -> Result<TokenSet, ProviderError>;
+    async fn refresh(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<TokenSet, ProviderError>;
 
     /// Revokes the grant at the provider.
-    async fn revoke(&self, http: &HttpClient, tokens: &TokenSet) -> Result<(), ProviderError>;
+    async fn revoke(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<(), ProviderError>;
 
     /// Maps an error callback (`error`, `error_description`) to a reason code. This is where a
     /// provider's "the user is not an administrator" refusal becomes
@@ -359,6 +384,10 @@ pub enum ProviderError {
     /// The request could not be built (bad configuration).
     #[error("the request could not be built: {0}")]
     InvalidRequest(String),
+    /// An endpoint a [`Quirks`] derived (from inputs or a callback) is not on a host the
+    /// definition allows: nothing was sent there (mix-up defense).
+    #[error("endpoint host `{0}` is not one the provider's definition allows")]
+    EndpointNotAllowed(String),
     /// The provider does not support this operation (see [`Capabilities`]).
     #[error("the provider does not support {0}")]
     Unsupported(&'static str),
@@ -412,6 +441,7 @@ impl ProviderError {
             Self::Status { .. } | Self::Transport(_) => ReasonCode::ProviderUnavailable,
             Self::Timeout => ReasonCode::Timeout,
             Self::Redirect { .. } | Self::InvalidResponse(_) => ReasonCode::InvalidProviderResponse,
+            Self::EndpointNotAllowed(_) => ReasonCode::InvalidCallback,
             Self::InvalidInput { .. } | Self::InvalidRequest(_) | Self::Unsupported(_) => ReasonCode::Unknown,
         }
     }

@@ -1,5 +1,6 @@
 //! The generic OAuth2 adapter: a declarative [`OAuth2Definition`] plus [`Quirks`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -17,11 +18,11 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{
-    AuthorizationRequest, Capabilities, CodeExchange, InputSpec, Inputs, Provider, ProviderError, ProviderMetadata,
-    Rotation, ServiceKind, TokenSet,
+    AuthorizationRequest, CallContext, Capabilities, CodeExchange, InputSpec, Inputs, Provider, ProviderError,
+    ProviderExt, ProviderMetadata, Rotation, ServiceKind, TokenSet,
 };
 use crate::connection::{ReasonCode, Tenant};
-use crate::http::{HttpClient, HttpError};
+use crate::http::HttpError;
 use crate::ids::ServiceName;
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
@@ -58,7 +59,10 @@ pub enum RevocationStyle {
 }
 
 /// The endpoints of one authorization (some providers derive them from inputs or callback
-/// parameters: NetSuite's account id, Zoho's data centre).
+/// parameters: NetSuite's account id, Zoho's data centre). Whatever a [`Quirks`] derives, every
+/// host must be one of the definition's own endpoints' hosts or of its
+/// [`allowed_hosts`](OAuth2Definition::allowed_hosts), and the scheme `https` (or `http` on a
+/// loopback host): checked before any request is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Endpoints {
@@ -133,6 +137,9 @@ pub struct OAuth2Definition {
     pub callback_params: Vec<String>,
     /// Pre-authorization inputs.
     pub inputs: Vec<InputSpec>,
+    /// Hosts besides those of [`endpoints`](OAuth2Definition::endpoints) that a [`Quirks`] may
+    /// derive endpoints on (`accounts.zoho.eu`, or `*.app.netsuite.com` for any subdomain).
+    pub allowed_hosts: Vec<String>,
     /// Refresh-token rotation.
     pub rotation: Rotation,
     /// Whether the provider hands out refresh tokens.
@@ -167,6 +174,7 @@ impl OAuth2Definition {
             authorize_params: Vec::new(),
             callback_params: Vec::new(),
             inputs: Vec::new(),
+            allowed_hosts: Vec::new(),
             rotation: Rotation::Unknown,
             refresh: true,
             tenant_selection: false,
@@ -232,6 +240,30 @@ impl OAuth2Definition {
         self
     }
 
+    /// Allows a [`Quirks`] to derive endpoints on this host (`accounts.zoho.eu`), or on any
+    /// subdomain of a suffix written `*.app.netsuite.com`.
+    pub fn with_allowed_host(mut self, host: &str) -> Self {
+        self.allowed_hosts.push(host.to_ascii_lowercase());
+        self
+    }
+
+    /// Whether an endpoint may be used: `https` (or `http` on a loopback host), on a host of the
+    /// definition's own endpoints or of [`OAuth2Definition::allowed_hosts`].
+    pub fn allows(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else { return false };
+        let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+        let own = [Some(&self.endpoints.authorize), Some(&self.endpoints.token), self.endpoints.revoke.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|u| u.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host)));
+        let listed = self.allowed_hosts.iter().any(|allowed| match allowed.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => *allowed == host,
+        });
+        scheme_ok && url.username().is_empty() && url.password().is_none() && (own || listed)
+    }
+
     /// Sets refresh-token rotation.
     pub fn with_rotation(mut self, rotation: Rotation) -> Self {
         self.rotation = rotation;
@@ -289,9 +321,24 @@ impl OAuth2Definition {
 /// suits a plain OAuth2 provider.
 #[async_trait]
 pub trait Quirks: fmt::Debug + Send + Sync + 'static {
-    /// The endpoints for this authorization (default: the definition's).
-    fn endpoints(&self, definition: &OAuth2Definition, _params: &Inputs) -> Result<Endpoints, ProviderError> {
+    /// The endpoints for this authorization, from the definition and the validated
+    /// pre-authorization inputs only (default: the definition's). Never from a callback.
+    fn endpoints(&self, definition: &OAuth2Definition, _inputs: &Inputs) -> Result<Endpoints, ProviderError> {
         Ok(definition.endpoints.clone())
+    }
+
+    /// The endpoints to use once the callback came back, for a provider that names its data
+    /// centre there (Zoho's `accounts-server`): `params` are the callback parameters the
+    /// definition keeps (also on refresh and revocation, from the stored tokens). Default:
+    /// `endpoints` unchanged. Every host returned is checked against the definition
+    /// ([`OAuth2Definition::allows`]): a callback cannot send the code or a token elsewhere.
+    fn callback_endpoints(
+        &self,
+        _definition: &OAuth2Definition,
+        endpoints: Endpoints,
+        _params: &BTreeMap<String, String>,
+    ) -> Result<Endpoints, ProviderError> {
+        Ok(endpoints)
     }
 
     /// Extra authorization parameters computed from the inputs.
@@ -300,7 +347,7 @@ pub trait Quirks: fmt::Debug + Send + Sync + 'static {
     }
 
     /// The tenants the tokens give access to (default: none).
-    async fn list_tenants(&self, _http: &HttpClient, _tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
+    async fn list_tenants(&self, _cx: &CallContext<'_>, _tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
         Ok(Vec::new())
     }
 
@@ -318,8 +365,11 @@ impl Quirks for NoQuirks {}
 
 /// The standard mapping of error callbacks: `access_denied` → [`ReasonCode::AccessDenied`],
 /// `unauthorized_client`/`invalid_client` → [`ReasonCode::UnauthorizedClientIdKey`],
-/// `server_error`/`temporarily_unavailable` → [`ReasonCode::ProviderUnavailable`]; a description
-/// that names a missing administrator/owner role → [`ReasonCode::InsufficientPermission`].
+/// `server_error`/`temporarily_unavailable` → [`ReasonCode::ProviderUnavailable`], OIDC's
+/// `login_required`/`consent_required`/`interaction_required`/`account_selection_required` →
+/// [`ReasonCode::InteractionRequired`], `invalid_scope`/`invalid_request`/
+/// `unsupported_response_type` → [`ReasonCode::InvalidConfiguration`]; a description that names
+/// a missing administrator/owner role → [`ReasonCode::InsufficientPermission`].
 pub fn default_callback_error_reason(error: &str, description: Option<&str>) -> ReasonCode {
     let description = description.unwrap_or_default().to_ascii_lowercase();
     if description.starts_with("insufficient_permission")
@@ -332,17 +382,40 @@ pub fn default_callback_error_reason(error: &str, description: Option<&str>) -> 
         "access_denied" => ReasonCode::AccessDenied,
         "unauthorized_client" | "invalid_client" => ReasonCode::UnauthorizedClientIdKey,
         "server_error" | "temporarily_unavailable" => ReasonCode::ProviderUnavailable,
+        "login_required" | "consent_required" | "interaction_required" | "account_selection_required" => {
+            ReasonCode::InteractionRequired
+        }
+        "invalid_scope" | "invalid_request" | "unsupported_response_type" => ReasonCode::InvalidConfiguration,
         _ => ReasonCode::Unknown,
     }
 }
 
 /// Fields of a token response beyond RFC 6749 that the SDK keeps (unknown ones are ignored).
+/// Read leniently: a malformed value of one of them is dropped, not a reason to lose the
+/// (possibly rotated) tokens of the response.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TokenExtras {
-    #[serde(default, alias = "x_refresh_token_expires_in")]
+    #[serde(default, alias = "x_refresh_token_expires_in", deserialize_with = "lenient_seconds")]
     refresh_token_expires_in: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     api_domain: Option<String>,
+}
+
+/// Seconds as a non-negative number (fractions and huge values saturate) or a string of
+/// digits; anything else is `None`.
+fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 impl ExtraTokenFields for TokenExtras {}
@@ -388,6 +461,50 @@ impl<Q: Quirks> OAuth2Provider<Q> {
         &self.quirks
     }
 
+    /// The validated pre-authorization inputs among stored parameters (refresh, revocation).
+    fn inputs_of(&self, params: &BTreeMap<String, String>) -> Result<Inputs, ProviderError> {
+        let inputs: Inputs = self
+            .definition
+            .inputs
+            .iter()
+            .filter_map(|spec| params.get(&spec.name).map(|v| (spec.name.clone(), v.clone())))
+            .collect();
+        self.validate_inputs(&inputs)?;
+        Ok(inputs)
+    }
+
+    /// The kept callback parameters among stored parameters.
+    fn callback_params_of(&self, params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        self.definition
+            .callback_params
+            .iter()
+            .filter_map(|name| params.get(name).map(|v| (name.clone(), v.clone())))
+            .collect()
+    }
+
+    /// The endpoints for these inputs and, once the callback came back, its kept parameters;
+    /// every one checked against the definition.
+    fn endpoints(
+        &self,
+        inputs: &Inputs,
+        callback: Option<&BTreeMap<String, String>>,
+    ) -> Result<Endpoints, ProviderError> {
+        let mut endpoints = self.quirks.endpoints(&self.definition, inputs)?;
+        if let Some(params) = callback {
+            endpoints = self.quirks.callback_endpoints(&self.definition, endpoints, params)?;
+        }
+        for url in [Some(&endpoints.authorize), Some(&endpoints.token), endpoints.revoke.as_ref()].into_iter().flatten()
+        {
+            if !self.definition.allows(url) {
+                return Err(ProviderError::EndpointNotAllowed(crate::text::bounded(
+                    url.host_str().unwrap_or(url.scheme()),
+                    crate::text::MAX_LOGGED,
+                )));
+            }
+        }
+        Ok(endpoints)
+    }
+
     fn client(&self, endpoints: &Endpoints) -> Client<EndpointNotSet> {
         let mut client = oauth2::Client::new(ClientId::new(self.credentials.client_id.clone()))
             .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
@@ -426,10 +543,10 @@ impl<Q: Quirks> OAuth2Provider<Q> {
             None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
         };
         let ttl = response.expires_in().or(self.definition.default_access_ttl);
-        set.access_expires_at = ttl.map(|d| now + d);
+        set.access_expires_at = ttl.map(|d| TokenSet::expiry(now, d));
         let extras = response.extra_fields();
         set.refresh_expires_at = match extras.refresh_token_expires_in {
-            Some(secs) => Some(now + Duration::from_secs(secs)),
+            Some(secs) => Some(TokenSet::expiry(now, Duration::from_secs(secs))),
             None if response.refresh_token().is_some() => None,
             None => previous.and_then(|p| p.refresh_expires_at),
         };
@@ -465,7 +582,7 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
     }
 
     fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<Url, ProviderError> {
-        let endpoints = self.quirks.endpoints(&self.definition, request.inputs)?;
+        let endpoints = self.endpoints(request.inputs, None)?;
         let client = self
             .client(&endpoints)
             .set_auth_uri(AuthUrl::from_url(endpoints.authorize.clone()))
@@ -491,41 +608,46 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         Ok(auth.url().0)
     }
 
-    async fn exchange_code(&self, http: &HttpClient, exchange: &CodeExchange<'_>) -> Result<TokenSet, ProviderError> {
-        let mut params = exchange.inputs.clone();
-        params.extend(exchange.callback_params.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let endpoints = self.quirks.endpoints(&self.definition, &params)?;
+    async fn exchange_code(
+        &self,
+        cx: &CallContext<'_>,
+        exchange: &CodeExchange<'_>,
+    ) -> Result<TokenSet, ProviderError> {
+        // Only the parameters the definition keeps, whatever else the callback carried.
+        let callback = self.callback_params_of(exchange.callback_params);
+        let endpoints = self.endpoints(exchange.inputs, Some(&callback))?;
         let client = self.client(&endpoints).set_redirect_uri(RedirectUrl::from_url(exchange.redirect_uri.clone()));
         let mut request = client.exchange_code(oauth2::AuthorizationCode::new(exchange.code.secret().to_owned()));
         if self.definition.pkce != Pkce::Unsupported {
             request = request.set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.secret().to_owned()));
         }
-        let now = OffsetDateTime::now_utc();
-        let response = request.request_async(http).await.map_err(map_token_error)?;
-        let mut set = self.token_set(response, None, now)?;
-        for (k, v) in params {
-            set.params.entry(k).or_insert(v);
+        let response = request.request_async(cx.http).await.map_err(map_token_error)?;
+        let mut set = self.token_set(response, None, cx.now)?;
+        // Inputs first: a callback parameter never replaces an input of the same name.
+        for (k, v) in exchange.inputs.iter().chain(&callback) {
+            set.params.entry(k.clone()).or_insert_with(|| v.clone());
         }
         Ok(set)
     }
 
-    async fn list_tenants(&self, http: &HttpClient, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
-        self.quirks.list_tenants(http, tokens).await
+    async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
+        self.quirks.list_tenants(cx, tokens).await
     }
 
-    async fn refresh(&self, http: &HttpClient, tokens: &TokenSet) -> Result<TokenSet, ProviderError> {
+    async fn refresh(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<TokenSet, ProviderError> {
         let refresh =
             tokens.refresh_token.as_ref().ok_or(ProviderError::Unsupported("refresh without a refresh token"))?;
-        let endpoints = self.quirks.endpoints(&self.definition, &tokens.params)?;
+        let endpoints =
+            self.endpoints(&self.inputs_of(&tokens.params)?, Some(&self.callback_params_of(&tokens.params)))?;
         let client = self.client(&endpoints);
         let refresh = oauth2::RefreshToken::new(refresh.secret().to_owned());
-        let now = OffsetDateTime::now_utc();
-        let response = client.exchange_refresh_token(&refresh).request_async(http).await.map_err(map_token_error)?;
-        self.token_set(response, Some(tokens), now)
+        let response = client.exchange_refresh_token(&refresh).request_async(cx.http).await.map_err(map_token_error)?;
+        self.token_set(response, Some(tokens), cx.now)
     }
 
-    async fn revoke(&self, http: &HttpClient, tokens: &TokenSet) -> Result<(), ProviderError> {
-        let endpoints = self.quirks.endpoints(&self.definition, &tokens.params)?;
+    async fn revoke(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<(), ProviderError> {
+        let endpoints =
+            self.endpoints(&self.inputs_of(&tokens.params)?, Some(&self.callback_params_of(&tokens.params)))?;
         let url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
         let (token, hint) = match &tokens.refresh_token {
             Some(r) => (zeroize::Zeroizing::new(r.secret().to_owned()), true),
@@ -567,7 +689,7 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
             (None, _, _) => {}
         }
         let request = builder.body(body.to_vec()).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        let response = http.send_checked(request).await?;
+        let response = cx.http.send_checked(request).await?;
         if response.status().is_success() {
             return Ok(());
         }

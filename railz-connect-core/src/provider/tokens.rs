@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -8,7 +9,10 @@ use crate::secret::{AccessToken, RefreshToken};
 
 /// The tokens of one grant, plus the non-secret parameters a provider needs later (a realm id,
 /// an API domain, a data centre, the pre-authorization inputs). Stored only encrypted.
-#[derive(Clone, Serialize, Deserialize)]
+///
+/// It has no `Serialize`/`Deserialize`: its secrets are written only into the sealed payload
+/// of the credential store, never into another serde output by accident.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct TokenSet {
     /// The access token.
@@ -16,23 +20,22 @@ pub struct TokenSet {
     /// The refresh token, if the provider issued one.
     pub refresh_token: Option<RefreshToken>,
     /// The scopes granted, when the provider said.
-    #[serde(default)]
     pub scopes: Vec<String>,
     /// When the access token expires, when known.
-    #[serde(default, with = "time::serde::rfc3339::option")]
     pub access_expires_at: Option<OffsetDateTime>,
     /// When the refresh token expires, when known.
-    #[serde(default, with = "time::serde::rfc3339::option")]
     pub refresh_expires_at: Option<OffsetDateTime>,
     /// When these tokens were obtained.
-    #[serde(with = "time::serde::rfc3339")]
     pub obtained_at: OffsetDateTime,
     /// Non-secret provider parameters (`realmId`, `api_domain`, inputs, ...).
-    #[serde(default)]
     pub params: BTreeMap<String, String>,
 }
 
 impl TokenSet {
+    /// The longest lifetime a token may be given: a provider answering more (an absurd
+    /// `expires_in`) is clamped to this, so no provider input can overflow a timestamp.
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
     /// A token set with only an access token.
     pub fn new(access_token: AccessToken, obtained_at: OffsetDateTime) -> Self {
         Self {
@@ -46,21 +49,99 @@ impl TokenSet {
         }
     }
 
-    /// Whether the access token expires within `skew` of `now` (unknown expiry: no).
-    pub fn access_expires_within(&self, now: OffsetDateTime, skew: time::Duration) -> bool {
-        self.access_expires_at.is_some_and(|at| at <= now + skew)
+    /// `now + lifetime`, with the lifetime clamped to [`TokenSet::MAX_LIFETIME`]: never panics,
+    /// whatever a provider said.
+    pub fn expiry(now: OffsetDateTime, lifetime: Duration) -> OffsetDateTime {
+        let clamped = lifetime.min(Self::MAX_LIFETIME);
+        if clamped < lifetime {
+            tracing::warn!(seconds = lifetime.as_secs(), "a token lifetime beyond ten years was clamped");
+        }
+        time::Duration::try_from(clamped).ok().and_then(|d| now.checked_add(d)).unwrap_or(now)
+    }
+
+    /// Whether the access token expires within `margin` of `now` (unknown expiry: no).
+    ///
+    /// The margin is never more than half of the token's lifetime, so a token that lives less
+    /// than twice the margin is not refreshed on every call.
+    pub fn access_expires_within(&self, now: OffsetDateTime, margin: Duration) -> bool {
+        let Some(at) = self.access_expires_at else { return false };
+        let lifetime = (at - self.obtained_at).max(time::Duration::ZERO);
+        let margin = time::Duration::try_from(margin).unwrap_or(time::Duration::MAX).min(lifetime / 2);
+        now.checked_add(margin).is_none_or(|due| at <= due)
     }
 
     /// Serializes for encryption. The buffer is zeroized on drop.
     pub(crate) fn to_plaintext(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, crate::crypto::CryptoError> {
-        serde_json::to_vec(self)
+        serde_json::to_vec(&PayloadRef::from(self))
             .map(zeroize::Zeroizing::new)
             .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
     }
 
     /// Parses a decrypted payload.
     pub(crate) fn from_plaintext(bytes: &[u8]) -> Result<Self, crate::crypto::CryptoError> {
-        serde_json::from_slice(bytes).map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
+        serde_json::from_slice::<Payload>(bytes)
+            .map(Self::from)
+            .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
+    }
+}
+
+/// The sealed form of a [`TokenSet`] (written): the one place its secrets are serialized.
+#[derive(Serialize)]
+pub(crate) struct PayloadRef<'a> {
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+    scopes: &'a [String],
+    #[serde(with = "time::serde::rfc3339::option")]
+    access_expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    obtained_at: OffsetDateTime,
+    params: &'a BTreeMap<String, String>,
+}
+
+impl<'a> From<&'a TokenSet> for PayloadRef<'a> {
+    fn from(t: &'a TokenSet) -> Self {
+        Self {
+            access_token: t.access_token.secret(),
+            refresh_token: t.refresh_token.as_ref().map(RefreshToken::secret),
+            scopes: &t.scopes,
+            access_expires_at: t.access_expires_at,
+            refresh_expires_at: t.refresh_expires_at,
+            obtained_at: t.obtained_at,
+            params: &t.params,
+        }
+    }
+}
+
+/// The sealed form of a [`TokenSet`] (read). Its strings are moved into the secret types.
+#[derive(Deserialize)]
+pub(crate) struct Payload {
+    access_token: String,
+    refresh_token: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    access_expires_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    obtained_at: OffsetDateTime,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+}
+
+impl From<Payload> for TokenSet {
+    fn from(p: Payload) -> Self {
+        Self {
+            access_token: AccessToken::new(p.access_token),
+            refresh_token: p.refresh_token.map(RefreshToken::new),
+            scopes: p.scopes,
+            access_expires_at: p.access_expires_at,
+            refresh_expires_at: p.refresh_expires_at,
+            obtained_at: p.obtained_at,
+            params: p.params,
+        }
     }
 }
 
@@ -74,5 +155,64 @@ impl fmt::Debug for TokenSet {
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("params", &self.params.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_clamped_not_panics() {
+        let now = at(1_800_000_000);
+        let far = TokenSet::expiry(now, Duration::from_secs(300_000_000_000));
+        assert_eq!(far, TokenSet::expiry(now, TokenSet::MAX_LIFETIME));
+        assert_eq!(TokenSet::expiry(now, Duration::MAX), far);
+        assert_eq!(TokenSet::expiry(now, Duration::from_secs(60)), at(1_800_000_060));
+        // Near the end of time, still no panic.
+        assert_eq!(
+            TokenSet::expiry(
+                OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT),
+                Duration::from_secs(86_400 * 400)
+            )
+            .year(),
+            9999
+        );
+    }
+
+    #[test]
+    fn refresh_margin_is_at_most_half_the_lifetime() {
+        let mut t = TokenSet::new(AccessToken::new("a"), at(1000));
+        assert!(!t.access_expires_within(at(5000), Duration::from_secs(60)), "unknown expiry");
+        t.access_expires_at = Some(at(1030)); // lives 30 s
+        assert!(!t.access_expires_within(at(1000), Duration::from_secs(60)), "a 60 s margin is cut to 15 s");
+        assert!(!t.access_expires_within(at(1014), Duration::from_secs(60)));
+        assert!(t.access_expires_within(at(1015), Duration::from_secs(60)));
+        t.access_expires_at = Some(at(4600)); // lives an hour
+        assert!(!t.access_expires_within(at(4539), Duration::from_secs(60)));
+        assert!(t.access_expires_within(at(4540), Duration::from_secs(60)));
+        assert!(t.access_expires_within(at(4540), Duration::MAX), "a huge margin is half the lifetime");
+        assert!(!t.access_expires_within(at(2799), Duration::MAX));
+    }
+
+    #[test]
+    fn sealed_payload_round_trips() {
+        let mut t = TokenSet::new(AccessToken::new("SENTINEL-a"), at(1000));
+        t.refresh_token = Some(RefreshToken::new("SENTINEL-r"));
+        t.scopes = vec!["s".into()];
+        t.access_expires_at = Some(at(4600));
+        t.params.insert("realmId".into(), "42".into());
+        let back = TokenSet::from_plaintext(&t.to_plaintext().unwrap()).unwrap();
+        assert_eq!(back.access_token.secret(), "SENTINEL-a");
+        assert_eq!(back.refresh_token.unwrap().secret(), "SENTINEL-r");
+        assert_eq!(
+            (back.scopes, back.access_expires_at, back.obtained_at),
+            (t.scopes, t.access_expires_at, t.obtained_at)
+        );
+        assert_eq!(back.params, t.params);
     }
 }
