@@ -274,6 +274,7 @@ async fn sentinel_secrets_appear_nowhere() {
         ("refresh token", first.refresh_token.as_ref().unwrap().secret().to_owned()),
         ("new access token", refreshed.access_token.secret().to_owned()),
         ("new refresh token", refreshed.refresh_token.as_ref().unwrap().secret().to_owned()),
+        ("browser binding", start.binding.as_ref().unwrap().1.secret().to_owned()),
     ];
     for (what, value) in secrets {
         assert!(value.len() >= 16, "{what} is long enough to be a meaningful sentinel");

@@ -959,11 +959,20 @@ impl Connect {
         let claims: PendingClaims<T> = self.open_pending(&pending).inspect_err(|e| {
             tracing::warn!(error = %e, "a pending record does not authenticate: refused");
         })?;
+        // The store's plaintext copies must say what the sealed ones say: an edit is refused,
+        // and only the sealed values are used from here on.
+        let edited = pending.redirect_uri != claims.redirect_uri
+            || pending.success_url != claims.success_url
+            || pending.failure_url != claims.failure_url
+            || pending.created_at != claims.created_at
+            || pending.expires_at != claims.expires_at;
+        if edited {
+            tracing::warn!("a pending record's routing fields were edited in the store: refused");
+            return Err(crate::crypto::CryptoError::Authentication.into());
+        }
         pending.redirect_uri = claims.redirect_uri;
         pending.success_url = claims.success_url;
         pending.failure_url = claims.failure_url;
-        pending.created_at = claims.created_at;
-        pending.expires_at = claims.expires_at;
         Ok(Some((pending, claims.binding, claims.secrets)))
     }
 

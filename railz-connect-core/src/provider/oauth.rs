@@ -713,3 +713,47 @@ pub(crate) fn basic_auth(id: &str, secret: &str) -> String {
     let raw = zeroize::Zeroizing::new(format!("{}:{}", enc(id), enc(secret)));
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> OAuth2Provider {
+        let definition = OAuth2Definition::new(
+            "acme".parse().unwrap(),
+            "Acme",
+            Url::parse("https://auth.acme.example/authorize").unwrap(),
+            Url::parse("https://auth.acme.example/token").unwrap(),
+        );
+        OAuth2Provider::new(definition, OAuth2Credentials::public("client"), NoQuirks)
+    }
+
+    fn parse(json: serde_json::Value) -> TokenResponseOf {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_clamped_and_the_tokens_kept() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let max = TokenSet::expiry(now, TokenSet::MAX_LIFETIME);
+        for field in ["refresh_token_expires_in", "x_refresh_token_expires_in"] {
+            let response = parse(serde_json::json!({
+                "access_token": "new-access", "token_type": "Bearer", "refresh_token": "new-refresh",
+                "expires_in": 300_000_000_000u64, field: 300_000_000_000u64,
+            }));
+            let set = provider().token_set(response, None, now).unwrap();
+            assert_eq!(set.refresh_token.unwrap().secret(), "new-refresh", "{field}: the rotated token is kept");
+            assert_eq!((set.access_expires_at, set.refresh_expires_at), (Some(max), Some(max)), "{field}");
+        }
+        // Malformed extras are dropped, never a reason to lose the tokens.
+        for odd in [serde_json::json!(-5), serde_json::json!(1e300), serde_json::json!("soon"), serde_json::json!({})] {
+            let response = parse(serde_json::json!({
+                "access_token": "a", "token_type": "bearer", "refresh_token": "r",
+                "refresh_token_expires_in": odd, "api_domain": 7,
+            }));
+            let set = provider().token_set(response, None, now).unwrap();
+            assert_eq!(set.refresh_token.unwrap().secret(), "r");
+            assert!(set.refresh_expires_at.is_none_or(|at| at <= max));
+        }
+    }
+}
