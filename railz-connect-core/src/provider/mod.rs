@@ -4,6 +4,7 @@
 //! services are plain OAuth2 that differ only in data: they are an [`OAuth2Definition`] plus a
 //! small [`Quirks`] implementation, run by the generic [`OAuth2Provider`].
 
+mod discovery;
 mod oauth;
 mod registry;
 pub(crate) mod tokens;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use url::Url;
 
+pub use discovery::ServerMetadata;
 pub use oauth::{
     ClientAuth, Endpoints, NoQuirks, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce, Quirks,
     RevocationStyle, default_callback_error_reason,
@@ -384,6 +386,14 @@ pub enum ProviderError {
     /// The request could not be built (bad configuration).
     #[error("the request could not be built: {0}")]
     InvalidRequest(String),
+    /// Discovered metadata names another issuer than the one asked for.
+    #[error("the metadata's issuer `{got}` is not the issuer `{expected}` it was fetched for")]
+    IssuerMismatch {
+        /// The issuer asked for.
+        expected: String,
+        /// The issuer the document names (at most 256 characters).
+        got: String,
+    },
     /// An endpoint a [`Quirks`] derived (from inputs or a callback) is not on a host the
     /// definition allows: nothing was sent there (mix-up defense).
     #[error("endpoint host `{0}` is not one the provider's definition allows")]
@@ -442,6 +452,7 @@ impl ProviderError {
             Self::Timeout => ReasonCode::Timeout,
             Self::Redirect { .. } | Self::InvalidResponse(_) => ReasonCode::InvalidProviderResponse,
             Self::EndpointNotAllowed(_) => ReasonCode::InvalidCallback,
+            Self::IssuerMismatch { .. } => ReasonCode::InvalidConfiguration,
             Self::InvalidInput { .. } | Self::InvalidRequest(_) | Self::Unsupported(_) => ReasonCode::Unknown,
         }
     }
