@@ -4,20 +4,12 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use async_trait::async_trait;
 use common::*;
-use railz_connect::core::store::{
-    BusinessRecord, ConnectionStore, CredentialStore, MemoryStore, PendingAuthorization, PendingStore,
-    SealedCredentials, SqliteStore, Store, StoreError,
-};
-use railz_connect::{
-    BusinessName, Connection, ConnectionFilter, ConnectionId, ConnectionStatus, Error, EventKind, ReasonCode,
-};
+use railz_connect::core::store::{CredentialStore, MemoryStore, SqliteStore, Store};
+use railz_connect::{ConnectionStatus, Error, EventKind, ReasonCode};
 use railz_connect_mock::{Endpoint, Fault};
-use time::OffsetDateTime;
 
 #[tokio::test]
 async fn refresh_rotates_and_stores_the_new_refresh_token() {
@@ -84,17 +76,25 @@ async fn a_retryable_refresh_failure_changes_nothing() {
     assert!(h.connect.refresh(&c.id).await.is_ok(), "the lease was released");
 }
 
+/// 20 callers over 4 instances ("app processes" sharing one store) call `refresh()` at once,
+/// against a provider that kills a refresh token on use. The provider's answer is held until
+/// every caller has read the credentials it starts from, so all of them race for real; exactly
+/// one refresh call reaches the provider and every caller gets its tokens.
 async fn exactly_one_refresh(store: Arc<dyn Store>) {
-    // A provider that kills the old refresh token on use: a second refresh would fail.
-    let h = Harness::with_store(store).await;
+    let store = Arc::new(InstrumentedStore::new(store));
+    let h = Harness::with_store(store.clone()).await;
     let c = h.connect_one().await;
     let instances: Vec<_> = (0..4).map(|_| h.sibling()).collect();
+    let held = h.mock.hold_next(Endpoint::Token);
     let mut tasks = Vec::new();
     for i in 0..20 {
         let connect = instances[i % 4].clone();
         let id = c.id;
-        tasks.push(tokio::spawn(async move { connect.refresh(&id).await }));
+        tasks.push(tokio::spawn(CALLER.scope(i, async move { connect.refresh(&id).await })));
     }
+    store.wait_readers(20).await;
+    held.arrived().await;
+    held.release();
     let mut tokens = std::collections::HashSet::new();
     for t in tasks {
         let set = t.await.unwrap().expect("every caller gets tokens");
@@ -116,9 +116,47 @@ async fn twenty_concurrent_refreshers_over_four_instances_refresh_once_in_sqlite
     exactly_one_refresh(Arc::new(SqliteStore::open(dir.path().join("r.db")).await.unwrap())).await;
 }
 
+/// 20 readers over 4 instances ask for the credentials of a connection whose access token is
+/// due: exactly one refresh, whenever each of them runs (a late reader finds a fresh token,
+/// stamped with the SDK's clock, not the wall clock).
+async fn due_token_read_by_twenty(store: Arc<dyn Store>) {
+    let h = Harness::with_store(store).await;
+    let c = h.connect_one().await;
+    h.clock.advance(time::Duration::minutes(59) + time::Duration::seconds(30));
+    let instances: Vec<_> = (0..4).map(|_| h.sibling()).collect();
+    let held = h.mock.hold_next(Endpoint::Token);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let connect = instances[i % 4].clone();
+            let id = c.id;
+            tokio::spawn(async move { connect.credentials(&id).await })
+        })
+        .collect();
+    held.arrived().await;
+    held.release();
+    let mut tokens = std::collections::HashSet::new();
+    for t in tasks {
+        tokens.insert(t.await.unwrap().expect("every reader gets tokens").access_token.secret().to_owned());
+    }
+    assert_eq!(h.mock.token_calls("refresh_token"), 1, "exactly one refresh call");
+    assert_eq!(tokens.len(), 1, "all readers got the refreshed access token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_readers_of_a_due_token_refresh_once_in_memory() {
+    due_token_read_by_twenty(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_readers_of_a_due_token_refresh_once_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    due_token_read_by_twenty(Arc::new(SqliteStore::open(dir.path().join("d.db")).await.unwrap())).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_lease_holder_is_overtaken_and_its_stale_write_changes_nothing() {
-    let h = Harness::new().await;
+    let store = Arc::new(InstrumentedStore::new(Arc::new(MemoryStore::new())));
+    let h = Harness::with_store(store.clone()).await;
     let c = h.connect_one().await;
     let stale = h.store.load_credentials(&c.id).await.unwrap().unwrap();
     // Another instance took the lease and stalls.
@@ -128,7 +166,7 @@ async fn a_stalled_lease_holder_is_overtaken_and_its_stale_write_changes_nothing
     let connect = h.connect.clone();
     let id = c.id;
     let refresher = tokio::spawn(async move { connect.refresh(&id).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.wait_lease_refusals(1).await;
     assert_eq!(h.mock.token_calls("refresh_token"), 0, "waits while the lease is held");
     clock.advance(time::Duration::seconds(31));
     let fresh = refresher.await.unwrap().unwrap();
@@ -139,95 +177,14 @@ async fn a_stalled_lease_holder_is_overtaken_and_its_stale_write_changes_nothing
     assert_eq!(stored.access_token.secret(), fresh.access_token.secret());
 }
 
-/// A store whose credential writes fail a set number of times (a database blip).
-#[derive(Debug)]
-struct FlakyStore {
-    inner: MemoryStore,
-    failures_left: AtomicUsize,
-}
-
-#[async_trait]
-impl ConnectionStore for FlakyStore {
-    async fn reserve_business(&self, b: &BusinessRecord) -> Result<bool, StoreError> {
-        self.inner.reserve_business(b).await
-    }
-    async fn business_exists(&self, n: &BusinessName) -> Result<bool, StoreError> {
-        self.inner.business_exists(n).await
-    }
-    async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
-        self.inner.insert_connection(c, blob).await
-    }
-    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
-        self.inner.get_connection(id).await
-    }
-    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
-        self.inner.list_connections(f).await
-    }
-    async fn set_connection_status(
-        &self,
-        id: &ConnectionId,
-        s: ConnectionStatus,
-        r: Option<ReasonCode>,
-        at: OffsetDateTime,
-    ) -> Result<Option<Connection>, StoreError> {
-        self.inner.set_connection_status(id, s, r, at).await
-    }
-    async fn disconnect(
-        &self,
-        id: &ConnectionId,
-        r: ReasonCode,
-        at: OffsetDateTime,
-    ) -> Result<Option<Connection>, StoreError> {
-        self.inner.disconnect(id, r, at).await
-    }
-}
-
-#[async_trait]
-impl CredentialStore for FlakyStore {
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
-        self.inner.load_credentials(id).await
-    }
-    async fn replace_credentials(&self, id: &ConnectionId, v: u64, blob: &[u8]) -> Result<Option<u64>, StoreError> {
-        if self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(StoreError::backend(std::io::Error::other("database blip")));
-        }
-        self.inner.replace_credentials(id, v, blob).await
-    }
-    async fn try_lease(
-        &self,
-        id: &ConnectionId,
-        o: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.inner.try_lease(id, o, now, until).await
-    }
-    async fn release_lease(&self, id: &ConnectionId, o: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(id, o).await
-    }
-}
-
-#[async_trait]
-impl PendingStore for FlakyStore {
-    async fn insert_pending(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
-        self.inner.insert_pending(p).await
-    }
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
-        self.inner.take_pending(key).await
-    }
-    async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        self.inner.purge_pending(before).await
-    }
-}
-
 #[tokio::test]
 async fn a_failed_write_after_rotation_is_retried_and_the_new_token_kept() {
-    let store = Arc::new(FlakyStore { inner: MemoryStore::new(), failures_left: AtomicUsize::new(0) });
+    let store = Arc::new(InstrumentedStore::new(Arc::new(MemoryStore::new())));
     let h = Harness::with_store(store.clone()).await;
     let c = h.connect_one().await;
-    store.failures_left.store(2, Ordering::SeqCst);
+    store.write_failures_left.store(2, Ordering::SeqCst);
     let fresh = h.connect.refresh(&c.id).await.unwrap();
-    assert_eq!(store.failures_left.load(Ordering::SeqCst), 0, "both failures were hit");
+    assert_eq!(store.write_failures_left.load(Ordering::SeqCst), 0, "both failures were hit");
     let stored = h.connect.credentials(&c.id).await.unwrap();
     assert_eq!(
         stored.refresh_token.unwrap().secret(),

@@ -1,20 +1,28 @@
 //! Shared harness: the sandbox mock, a `Connect` wired to it, and a stand-in browser.
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
 
 use railz_connect::core::crypto::{DataKey, Keyring};
-use railz_connect::core::store::{MemoryStore, Store};
+use railz_connect::core::store::{
+    BusinessRecord, ConnectionStore, CredentialStore, MemoryStore, PendingAuthorization, PendingStore,
+    SealedCredentials, Store, StoreError,
+};
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
 use railz_connect::{
-    AuthorizationStart, Callback, Completion, Connect, Connection, ManualClock, ServiceName, SessionRequest,
-    WidgetConfig, WidgetId,
+    AuthorizationStart, BusinessName, Callback, Completion, Connect, Connection, ConnectionFilter, ConnectionId,
+    ConnectionStatus, ManualClock, ReasonCode, ServiceName, SessionRequest, WidgetConfig, WidgetId,
 };
 use railz_connect_core::ConnectBuilder;
 use railz_connect_core::provider::Inputs;
 use railz_connect_core::secret::ClientSecret;
 use railz_connect_mock::MockServer;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 use url::Url;
 
 pub const WIDGET: &str = "test-widget";
@@ -129,4 +137,140 @@ pub fn query_of(url: &Url) -> std::collections::BTreeMap<String, String> {
 pub fn cookie_header(start: &AuthorizationStart) -> String {
     let set = start.set_cookie().expect("a browser-bound authorization");
     set.split(';').next().unwrap().to_owned()
+}
+
+tokio::task_local! {
+    /// Which test caller a store call comes from (see [`InstrumentedStore::wait_readers`]).
+    pub static CALLER: usize;
+}
+
+/// A store wrapper for concurrency tests: it records which callers (the [`CALLER`] task-local)
+/// have read credentials, counts refused leases, and can fail a number of credential writes
+/// (a database blip). Tests wait on what it saw instead of sleeping.
+#[derive(Debug)]
+pub struct InstrumentedStore {
+    inner: Arc<dyn Store>,
+    pub write_failures_left: AtomicUsize,
+    readers: Mutex<HashSet<usize>>,
+    lease_refusals: AtomicUsize,
+    changed: Notify,
+}
+
+impl InstrumentedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            write_failures_left: AtomicUsize::new(0),
+            readers: Mutex::new(HashSet::new()),
+            lease_refusals: AtomicUsize::new(0),
+            changed: Notify::new(),
+        }
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Self) -> bool) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(self) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until `n` distinct callers have read credentials.
+    pub async fn wait_readers(&self, n: usize) {
+        self.wait_until(|s| s.readers.lock().unwrap().len() >= n).await;
+    }
+
+    /// Waits until the store has refused `n` leases.
+    pub async fn wait_lease_refusals(&self, n: usize) {
+        self.wait_until(|s| s.lease_refusals.load(Ordering::SeqCst) >= n).await;
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for InstrumentedStore {
+    async fn reserve_business(&self, b: &BusinessRecord) -> Result<bool, StoreError> {
+        self.inner.reserve_business(b).await
+    }
+    async fn get_business(&self, n: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
+        self.inner.get_business(n).await
+    }
+    async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
+        self.inner.insert_connection(c, blob).await
+    }
+    async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        self.inner.get_connection(id).await
+    }
+    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+        self.inner.list_connections(f).await
+    }
+    async fn set_connection_status(
+        &self,
+        id: &ConnectionId,
+        s: ConnectionStatus,
+        r: Option<ReasonCode>,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.inner.set_connection_status(id, s, r, at).await
+    }
+    async fn disconnect(
+        &self,
+        id: &ConnectionId,
+        r: ReasonCode,
+        at: OffsetDateTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.inner.disconnect(id, r, at).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for InstrumentedStore {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+        let loaded = self.inner.load_credentials(id).await;
+        if let Ok(caller) = CALLER.try_with(|c| *c) {
+            if self.readers.lock().unwrap().insert(caller) {
+                self.changed.notify_waiters();
+            }
+        }
+        loaded
+    }
+    async fn replace_credentials(&self, id: &ConnectionId, v: u64, blob: &[u8]) -> Result<Option<u64>, StoreError> {
+        if self.write_failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::backend(std::io::Error::other("database blip")));
+        }
+        self.inner.replace_credentials(id, v, blob).await
+    }
+    async fn try_lease(
+        &self,
+        id: &ConnectionId,
+        o: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let taken = self.inner.try_lease(id, o, now, until).await?;
+        if !taken {
+            self.lease_refusals.fetch_add(1, Ordering::SeqCst);
+            self.changed.notify_waiters();
+        }
+        Ok(taken)
+    }
+    async fn release_lease(&self, id: &ConnectionId, o: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(id, o).await
+    }
+}
+
+#[async_trait]
+impl PendingStore for InstrumentedStore {
+    async fn insert_pending(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
+        self.inner.insert_pending(p).await
+    }
+    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.inner.take_pending(key).await
+    }
+    async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.purge_pending(before).await
+    }
 }
