@@ -372,7 +372,16 @@ impl ConnectBuilder {
                 store,
                 keyring,
                 widgets,
-                http: self.http.unwrap_or_default(),
+                http: match self.http {
+                    Some(http) => http,
+                    None => HttpClient::new()
+                        .map_err(|e| {
+                            let cause =
+                                std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+                            Error::InvalidConfig(format!("the HTTP client could not be built: {cause}"))
+                        })?
+                        .with_clock(self.clock.clone()),
+                },
                 clock: self.clock,
                 broadcast,
                 sinks: self.sinks,
