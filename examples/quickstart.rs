@@ -82,7 +82,7 @@ async fn main() -> Result<(), AnyError> {
     // 6. Use the stored (encrypted) credentials to call the accounting API.
     let tokens = connect.credentials(&connection.id).await?;
     let tenant = connection.tenant.as_ref().ok_or("the sandbox always has a company")?;
-    let company = SandboxApi::new(HttpClient::new(), &sandbox_config).company_info(&tokens, &tenant.id).await?;
+    let company = SandboxApi::new(HttpClient::new()?, &sandbox_config).company_info(&tokens, &tenant.id).await?;
 
     println!("businessName:   {}", connection.business_name);
     println!("serviceName:    {}", connection.service_name);

@@ -74,7 +74,7 @@ async fn full_flow_creates_an_encrypted_connection_that_works() {
     assert_eq!(listed, vec![connection.clone()]);
     let tokens = h.connect.credentials(&connection.id).await.unwrap();
     let api = railz_connect::providers::railz_sandbox::SandboxApi::new(
-        railz_connect::core::http::HttpClient::new(),
+        railz_connect::core::http::HttpClient::new().expect("an HTTP client"),
         &sandbox_config(&h.mock),
     );
     let info = api.company_info(&tokens, &connection.tenant.unwrap().id).await.unwrap();
@@ -240,7 +240,7 @@ async fn data_empty_still_connects() {
     let Completion::Connected { connection, .. } = h.connect.complete(&cb).await.unwrap() else { panic!() };
     let tokens = h.connect.credentials(&connection.id).await.unwrap();
     let api = railz_connect::providers::railz_sandbox::SandboxApi::new(
-        railz_connect::core::http::HttpClient::new(),
+        railz_connect::core::http::HttpClient::new().expect("an HTTP client"),
         &sandbox_config(&h.mock),
     );
     assert!(api.accounts(&tokens, &connection.tenant.unwrap().id).await.unwrap().is_empty());

@@ -145,7 +145,7 @@ async fn exchange_with(fault: Fault, timeout: Duration) -> (railz_connect::Failu
     let store: Arc<dyn railz_connect::core::store::Store> = Arc::new(MemoryStore::new());
     let clock = Arc::new(railz_connect::ManualClock::new(time::OffsetDateTime::now_utc()));
     let connect = Harness::builder(&mock, Arc::clone(&store), keyring(), Arc::clone(&clock))
-        .with_http_client(HttpClient::with_timeouts(timeout, Duration::from_secs(2)))
+        .with_http_client(HttpClient::with_timeouts(timeout, Duration::from_secs(2)).expect("an HTTP client"))
         .build()
         .unwrap();
     let h = Harness { mock, connect, store, clock };

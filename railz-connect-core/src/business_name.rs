@@ -63,6 +63,8 @@ mod tests {
             assert!(ANIMALS.contains(&parts[1]));
             assert_eq!(parts[2].len(), 6);
             assert!(parts[2].bytes().all(|b| ALPHABET.contains(&b)));
+            // What `new` would make of it: valid, and already in NFC.
+            assert_eq!(BusinessName::new(n.as_str()).as_ref(), Ok(&n));
             seen.insert(n);
         }
         assert!(seen.len() > 9_990, "names repeat far too often: {}", seen.len());

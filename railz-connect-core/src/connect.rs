@@ -361,7 +361,7 @@ impl ConnectBuilder {
         self
     }
 
-    /// The HTTP client (default: [`HttpClient::new`]).
+    /// The HTTP client (default: [`HttpClient::new`]). It is given the builder's clock.
     pub fn with_http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
         self
@@ -443,7 +443,16 @@ impl ConnectBuilder {
                 store,
                 keyring,
                 widgets,
-                http: self.http.unwrap_or_default(),
+                // The SDK's clock everywhere, also in a client the app passed in (it reads
+                // `Retry-After` dates against it).
+                http: match self.http {
+                    Some(http) => http,
+                    None => HttpClient::new().map_err(|e| {
+                        let cause = std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string);
+                        Error::InvalidConfig(format!("the HTTP client could not be built: {cause}"))
+                    })?,
+                }
+                .with_clock(self.clock.clone()),
                 clock: self.clock,
                 broadcast,
                 sinks: self.sinks,

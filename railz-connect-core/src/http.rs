@@ -3,18 +3,27 @@
 //! It never follows redirects (a token endpoint that redirects is an error, not a hop: RFC 9700
 //! and oauth2-rs's SSRF warning), has a request timeout shorter than a refresh lease, and maps
 //! transport failures to a typed [`HttpError`] that keeps the status and `Retry-After`.
+//!
+//! TLS is rustls with the `ring` crypto provider and the platform's certificate verifier
+//! (`rustls-platform-verifier`), configured on each client: building an [`HttpClient`] never
+//! installs a process-wide default rustls provider, so an app's own rustls or reqwest clients
+//! behave the same whether or not the SDK ran first.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use http::StatusCode;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
 
-use crate::provider::ProviderError;
+use crate::clock::{Clock, SystemClock};
+use crate::provider::{BoxError, ProviderError};
 use crate::secret::AccessToken;
 
-/// Why an HTTP exchange failed before an OAuth answer could be read.
+/// Why an HTTP exchange failed before an OAuth answer could be read, or why a client could not
+/// be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
@@ -29,7 +38,9 @@ pub enum HttpError {
     Status {
         /// The status.
         status: u16,
-        /// The `Retry-After` delay, when given in seconds.
+        /// The `Retry-After` delay, given as delta-seconds or as an HTTP-date (read against the
+        /// client's clock; zero for a date in the past), at most
+        /// [`HttpClient::MAX_RETRY_AFTER`]. `None` when absent or unreadable.
         retry_after: Option<Duration>,
     },
     /// No answer in time.
@@ -37,10 +48,14 @@ pub enum HttpError {
     Timeout,
     /// The connection failed or broke.
     #[error("the request failed")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] BoxError),
     /// The request could not be built.
     #[error("the request could not be built: {0}")]
     Build(String),
+    /// The client could not be set up: the TLS configuration or the platform's certificate
+    /// verifier failed (for example, no CA certificate could be loaded from the system).
+    #[error("the HTTP client could not be set up")]
+    Setup(#[source] BoxError),
 }
 
 impl From<HttpError> for ProviderError {
@@ -49,63 +64,64 @@ impl From<HttpError> for ProviderError {
             HttpError::Redirect { status } => ProviderError::Redirect { status },
             HttpError::Status { status, retry_after } => ProviderError::Status { status, retry_after },
             HttpError::Timeout => ProviderError::Timeout,
-            HttpError::Transport(source) => ProviderError::Transport(Box::new(source)),
+            HttpError::Transport(source) => ProviderError::Transport(source),
             HttpError::Build(reason) => ProviderError::InvalidRequest(reason),
+            HttpError::Setup(source) => {
+                ProviderError::InvalidRequest(format!("the HTTP client could not be set up: {source}"))
+            }
         }
     }
 }
 
-/// The HTTP client of the SDK. Cheap to clone (one connection pool).
+/// The HTTP client of the SDK. Cheap to clone (one connection pool, one clock).
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
-}
-
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
-    }
+    clock: Arc<dyn Clock>,
 }
 
 impl HttpClient {
     /// The default request timeout (shorter than the refresh lease).
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
-    /// A client with the default timeouts.
+    /// The default connect timeout.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The longest `Retry-After` delay the client reports (24 hours): a longer delay, in
+    /// delta-seconds or as an HTTP-date, is reported as this.
+    pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// A client with the default timeouts ([`HttpClient::DEFAULT_TIMEOUT`],
+    /// [`HttpClient::DEFAULT_CONNECT_TIMEOUT`]) and the system clock.
     ///
-    /// # Panics
-    /// If the TLS backend cannot be initialised (as `reqwest::Client::new` does); use
-    /// [`HttpClient::try_with_timeouts`] to handle that case.
-    pub fn new() -> Self {
-        Self::with_timeouts(Self::DEFAULT_TIMEOUT, Duration::from_secs(5))
+    /// Fails with [`HttpError::Setup`] if TLS cannot be set up (for example, when no CA
+    /// certificate can be loaded from the system).
+    pub fn new() -> Result<Self, HttpError> {
+        Self::with_timeouts(Self::DEFAULT_TIMEOUT, Self::DEFAULT_CONNECT_TIMEOUT)
     }
 
-    /// A client with a total request timeout and a connect timeout.
+    /// A client with a total request timeout and a connect timeout, and the system clock.
     ///
-    /// # Panics
-    /// If the TLS backend cannot be initialised; see [`HttpClient::try_with_timeouts`].
-    pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Self {
-        match Self::try_with_timeouts(timeout, connect_timeout) {
-            Ok(client) => client,
-            Err(e) => panic!("the HTTP client could not be built: {e}"),
-        }
-    }
-
-    /// A client with a total request timeout and a connect timeout, or an error if the TLS
-    /// backend cannot be initialised.
-    ///
-    /// TLS is rustls with the `ring` provider; if the process has no default rustls crypto
-    /// provider yet, this installs `ring` as the default.
-    pub fn try_with_timeouts(timeout: Duration, connect_timeout: Duration) -> Result<Self, HttpError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    /// TLS is rustls with the `ring` provider and the platform's certificate verifier, set on
+    /// this client only; no process-wide default rustls provider is installed. Fails with
+    /// [`HttpError::Setup`] if TLS cannot be set up.
+    pub fn with_timeouts(timeout: Duration, connect_timeout: Duration) -> Result<Self, HttpError> {
         let inner = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(connect_timeout)
             .user_agent(concat!("railz-connect/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(HttpError::Transport)?;
-        Ok(Self { inner })
+            .map_err(|e| HttpError::Setup(Box::new(e)))?;
+        Ok(Self { inner, clock: Arc::new(SystemClock) })
+    }
+
+    /// The clock the client reads a `Retry-After` HTTP-date against (default: the system
+    /// clock; [`crate::ConnectBuilder`] gives a client it builds its own clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sends a request and returns the raw response, whatever its status. Only transport
@@ -126,7 +142,7 @@ impl HttpClient {
     /// returned for the caller to read (OAuth error bodies come with 400 and 401).
     pub async fn send_checked(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> {
         let response = self.send(request).await?;
-        check_status(&response)?;
+        self.check_status(&response)?;
         Ok(response)
     }
 
@@ -150,6 +166,62 @@ impl HttpClient {
         }
         parse_json(response.body())
     }
+
+    /// 3xx, 429 and 5xx answers as [`HttpError`]s; `Retry-After` is read against the client's
+    /// clock.
+    fn check_status(&self, response: &http::Response<Vec<u8>>) -> Result<(), HttpError> {
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(HttpError::Redirect { status: status.as_u16() });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let retry_after = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, self.clock.now()));
+            return Err(HttpError::Status { status: status.as_u16(), retry_after });
+        }
+        Ok(())
+    }
+}
+
+/// The TLS configuration of every client: rustls with the `ring` provider given explicitly
+/// (never installed as the process default), safe default protocol versions (TLS 1.2 and 1.3),
+/// the platform's certificate verifier, and HTTP/1.1 over ALPN (what reqwest itself offers
+/// without its `http2` feature).
+fn tls_config() -> Result<rustls::ClientConfig, HttpError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new(Arc::clone(&provider)).map_err(|e| HttpError::Setup(Box::new(e)))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Setup(Box::new(e)))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Reads a `Retry-After` value (RFC 9110 section 10.2.3): delta-seconds, or an HTTP-date
+/// (IMF-fixdate, or the obsolete RFC 850 and asctime forms) taken relative to `now`. A date in
+/// the past gives zero; any delay is capped at [`HttpClient::MAX_RETRY_AFTER`]. `None` for
+/// anything else.
+fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // 1*DIGIT: a value too large for u64 is far past the cap anyway.
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds).min(HttpClient::MAX_RETRY_AFTER));
+    }
+    let at = httpdate::parse_http_date(value).ok()?.duration_since(UNIX_EPOCH).ok()?;
+    let delay_nanos = i128::try_from(at.as_nanos()).ok()? - now.unix_timestamp_nanos();
+    if delay_nanos <= 0 {
+        return Some(Duration::ZERO);
+    }
+    let delay = Duration::from_nanos(u64::try_from(delay_nanos).unwrap_or(u64::MAX));
+    Some(delay.min(HttpClient::MAX_RETRY_AFTER))
 }
 
 /// Parses a JSON body; the error names where it failed, never the data.
@@ -173,25 +245,8 @@ fn serde_path_to_error_free<'de, T: DeserializeOwned>(
     Ok(value)
 }
 
-fn check_status(response: &http::Response<Vec<u8>>) -> Result<(), HttpError> {
-    let status = response.status();
-    if status.is_redirection() {
-        return Err(HttpError::Redirect { status: status.as_u16() });
-    }
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Err(HttpError::Status { status: status.as_u16(), retry_after });
-    }
-    Ok(())
-}
-
 fn map_reqwest(e: reqwest::Error) -> HttpError {
-    if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(e.without_url()) }
+    if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(Box::new(e.without_url())) }
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
@@ -200,5 +255,110 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send_checked(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use time::macros::datetime;
+
+    /// One minute and a half before the example date of RFC 9110 section 10.2.3.
+    const NOW: OffsetDateTime = datetime!(1999-12-31 23:58:29 UTC);
+
+    fn answer(status: u16, retry_after: Option<&str>) -> http::Response<Vec<u8>> {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(value) = retry_after {
+            builder = builder.header(http::header::RETRY_AFTER, value);
+        }
+        builder.body(Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn retry_after_delta_seconds() {
+        assert_eq!(parse_retry_after("120", NOW), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 7 ", NOW), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0", NOW), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let ninety = Some(Duration::from_secs(90));
+        assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT", NOW), ninety);
+        // The obsolete forms a recipient must accept (RFC 9110 section 5.6.7).
+        assert_eq!(parse_retry_after("Friday, 31-Dec-99 23:59:59 GMT", NOW), ninety);
+        assert_eq!(parse_retry_after("Fri Dec 31 23:59:59 1999", NOW), ninety);
+        // Relative to the given time, not to the system clock.
+        let later = NOW + time::Duration::seconds(30);
+        assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT", later), Some(Duration::from_secs(60)));
+        let fraction = NOW + time::Duration::milliseconds(500);
+        assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT", fraction), Some(Duration::from_millis(89_500)));
+    }
+
+    #[test]
+    fn retry_after_in_the_past_is_zero() {
+        assert_eq!(parse_retry_after("Fri, 31 Dec 1999 23:58:29 GMT", NOW), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", NOW), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_garbage_is_none() {
+        for garbage in ["", "  ", "soon", "-5", "+5", "1.5", "5s", "0x10", "Fri, 31 Dec 1999", "31 Dec 1999 23:59:59"] {
+            assert_eq!(parse_retry_after(garbage, NOW), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        let max = Some(HttpClient::MAX_RETRY_AFTER);
+        assert_eq!(HttpClient::MAX_RETRY_AFTER, Duration::from_secs(86_400));
+        assert_eq!(parse_retry_after("86400", NOW), max);
+        assert_eq!(parse_retry_after("86401", NOW), max);
+        assert_eq!(parse_retry_after("18446744073709551615", NOW), max);
+        assert_eq!(parse_retry_after("99999999999999999999999999999999", NOW), max);
+        assert_eq!(parse_retry_after("Sat, 01 Jan 2000 23:58:30 GMT", NOW), max);
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", NOW), max);
+    }
+
+    #[test]
+    fn check_status_reads_retry_after_against_the_clients_clock() {
+        let clock = Arc::new(ManualClock::new(NOW));
+        let client = HttpClient::new().unwrap().with_clock(clock.clone());
+        let date = Some("Fri, 31 Dec 1999 23:59:59 GMT");
+        match client.check_status(&answer(503, date)) {
+            Err(HttpError::Status { status: 503, retry_after }) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(90)))
+            }
+            other => panic!("{other:?}"),
+        }
+        clock.advance(time::Duration::seconds(60));
+        match client.clone().check_status(&answer(429, date)) {
+            Err(HttpError::Status { status: 429, retry_after }) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(30)))
+            }
+            other => panic!("{other:?}"),
+        }
+        match client.check_status(&answer(429, Some("12"))) {
+            Err(HttpError::Status { retry_after, .. }) => assert_eq!(retry_after, Some(Duration::from_secs(12))),
+            other => panic!("{other:?}"),
+        }
+        match client.check_status(&answer(500, Some("later"))) {
+            Err(HttpError::Status { status: 500, retry_after }) => assert_eq!(retry_after, None),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(client.check_status(&answer(302, None)), Err(HttpError::Redirect { status: 302 })));
+        assert!(client.check_status(&answer(200, Some("5"))).is_ok());
+        assert!(client.check_status(&answer(400, None)).is_ok());
+    }
+
+    #[test]
+    fn transport_errors_keep_their_source() {
+        let e = HttpError::Transport("connection reset".into());
+        assert_eq!(std::error::Error::source(&e).map(ToString::to_string).as_deref(), Some("connection reset"));
+        match ProviderError::from(e) {
+            ProviderError::Transport(source) => assert_eq!(source.to_string(), "connection reset"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -41,6 +41,17 @@ pub enum InvalidId {
         /// Which identifier.
         kind: &'static str,
     },
+    /// The value holds an invisible or unassigned character: a format character (general
+    /// category `Cf`: bidirectional overrides and isolates, zero-width characters, the byte
+    /// order mark, the soft hyphen, ...), a line or paragraph separator (`Zl`, `Zp`), a
+    /// private-use character (`Co`) or an unassigned code point (`Cn`).
+    #[error("{kind} contains U+{code_point:04X}, an invisible, private-use or unassigned character")]
+    InvisibleCharacter {
+        /// Which identifier.
+        kind: &'static str,
+        /// The first such character, as a Unicode scalar value.
+        code_point: u32,
+    },
     /// The value does not have the required format.
     #[error("{kind} must be {expected}")]
     Format {
@@ -68,8 +79,39 @@ fn check_text(kind: &'static str, value: &str, max: usize) -> Result<(), Invalid
     Ok(())
 }
 
+/// Refuses the characters a reader cannot see or that mean nothing yet: general categories
+/// `Cf`, `Zl`, `Zp`, `Co` and `Cn` (Unicode data of the `unicode-properties` crate).
+/// Control characters (`Cc`) are refused earlier, by [`check_text`].
+fn check_visible(kind: &'static str, value: &str) -> Result<(), InvalidId> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let invisible = value.chars().find(|c| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Unassigned
+        )
+    });
+    match invisible {
+        Some(c) => Err(InvalidId::InvisibleCharacter { kind, code_point: u32::from(c) }),
+        None => Ok(()),
+    }
+}
+
+/// Unicode Normalization Form C (canonical composition), without a copy when the value is
+/// already in it.
+fn to_nfc(value: String) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if unicode_normalization::is_nfc(&value) { value } else { value.nfc().collect() }
+}
+
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $validate:expr) => {
+        string_id!($(#[$meta])* $name, $kind, normalize = |v| v, $validate);
+    };
+    ($(#[$meta:meta])* $name:ident, $kind:literal, normalize = $normalize:expr, $validate:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -77,7 +119,8 @@ macro_rules! string_id {
         impl $name {
             /// Validates and wraps a value.
             pub fn new(value: impl Into<String>) -> Result<Self, InvalidId> {
-                let value = value.into();
+                let normalize: fn(String) -> String = $normalize;
+                let value = normalize(value.into());
                 let validate: fn(&str) -> Result<(), InvalidId> = $validate;
                 validate(&value)?;
                 Ok(Self(value))
@@ -163,19 +206,31 @@ string_id!(
 );
 
 string_id!(
-    /// The name of a business, chosen by the app or generated (1 to 100 characters of text,
-    /// no control characters, no surrounding white space).
+    /// The name of a business, chosen by the app or generated: 1 to 100 characters of text,
+    /// no surrounding white space, and nothing a reader cannot see.
+    ///
+    /// [`BusinessName::new`] (and so deserialization and parsing) normalizes the text to
+    /// Unicode Normalization Form C, so the composed and the decomposed spellings of a name
+    /// (`"Caf\u{e9}"` and `"Cafe\u{301}"`) are one name; the length is counted after
+    /// normalization. It refuses control characters
+    /// ([`InvalidId::ControlCharacter`]) and invisible, private-use and unassigned characters
+    /// such as bidirectional overrides, zero-width spaces and the byte order mark
+    /// ([`InvalidId::InvisibleCharacter`]), so two names that look alike are alike.
     BusinessName,
     "businessName",
-    |v| check_text("businessName", v, BusinessName::MAX_LEN)
+    normalize = to_nfc,
+    |v| {
+        check_text("businessName", v, BusinessName::MAX_LEN)?;
+        check_visible("businessName", v)
+    }
 );
 
 impl BusinessName {
-    /// The longest business name, in characters.
+    /// The longest business name, in characters (after NFC normalization).
     pub const MAX_LEN: usize = 100;
 
     pub(crate) fn new_unchecked(value: String) -> Self {
-        debug_assert!(Self::new(value.clone()).is_ok());
+        debug_assert_eq!(Self::new(value.as_str()).as_ref().map(Self::as_str), Ok(value.as_str()));
         Self(value)
     }
 }
@@ -293,6 +348,79 @@ mod tests {
         assert!(matches!(BusinessName::new("a\u{0}b"), Err(InvalidId::ControlCharacter { .. })));
         assert!(matches!(BusinessName::new("a\nb"), Err(InvalidId::ControlCharacter { .. })));
         assert!(matches!(BusinessName::new(" Acme"), Err(InvalidId::SurroundingWhitespace { .. })));
+    }
+
+    #[test]
+    fn business_names_are_nfc() {
+        let composed = BusinessName::new("Caf\u{e9}").unwrap();
+        let decomposed = BusinessName::new("Cafe\u{301}").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "Caf\u{e9}");
+        let parsed: BusinessName = "Cafe\u{301}".parse().unwrap();
+        assert_eq!(parsed.as_str(), "Caf\u{e9}");
+        let deserialized: BusinessName = serde_json::from_str(r#""Cafe\u0301""#).unwrap();
+        assert_eq!(deserialized, composed);
+        assert_eq!(serde_json::to_string(&deserialized).unwrap(), "\"Caf\u{e9}\"");
+        // Hangul: conjoining jamo compose to one syllable.
+        assert_eq!(BusinessName::new("\u{1100}\u{1161}").unwrap().as_str(), "\u{ac00}");
+    }
+
+    #[test]
+    fn business_name_length_is_counted_after_normalization() {
+        // 200 code points decomposed, 100 composed.
+        let name = BusinessName::new("e\u{301}".repeat(100)).unwrap();
+        assert_eq!(name.as_str().chars().count(), 100);
+        assert_eq!(
+            BusinessName::new("e\u{301}".repeat(101)),
+            Err(InvalidId::TooLong { kind: "businessName", len: 101, max: 100 })
+        );
+    }
+
+    #[test]
+    fn business_names_refuse_invisible_characters() {
+        let invisible: [(u32, &str); 26] = [
+            (0x202A, "left-to-right embedding (Cf)"),
+            (0x202B, "right-to-left embedding (Cf)"),
+            (0x202C, "pop directional formatting (Cf)"),
+            (0x202D, "left-to-right override (Cf)"),
+            (0x202E, "right-to-left override (Cf)"),
+            (0x2066, "left-to-right isolate (Cf)"),
+            (0x2067, "right-to-left isolate (Cf)"),
+            (0x2068, "first strong isolate (Cf)"),
+            (0x2069, "pop directional isolate (Cf)"),
+            (0x200B, "zero-width space (Cf)"),
+            (0x200C, "zero-width non-joiner (Cf)"),
+            (0x200D, "zero-width joiner (Cf)"),
+            (0x2060, "word joiner (Cf)"),
+            (0xFEFF, "byte order mark (Cf)"),
+            (0x00AD, "soft hyphen (Cf)"),
+            (0x200E, "left-to-right mark (Cf)"),
+            (0x200F, "right-to-left mark (Cf)"),
+            (0xE0041, "tag latin capital letter A (Cf)"),
+            (0x2028, "line separator (Zl)"),
+            (0x2029, "paragraph separator (Zp)"),
+            (0xE000, "first private-use character (Co)"),
+            (0xF0000, "supplementary private use area-A (Co)"),
+            (0x10FFFD, "supplementary private use area-B (Co)"),
+            (0x0378, "unassigned (Cn)"),
+            (0xFDD0, "noncharacter (Cn)"),
+            (0x10FFFF, "last noncharacter (Cn)"),
+        ];
+        for (cp, what) in invisible {
+            let c = char::from_u32(cp).unwrap();
+            let got = BusinessName::new(format!("Acme{c}Ltd"));
+            assert_eq!(got, Err(InvalidId::InvisibleCharacter { kind: "businessName", code_point: cp }), "{what}");
+            let json = serde_json::to_string(&format!("Acme{c}Ltd")).unwrap();
+            assert!(serde_json::from_str::<BusinessName>(&json).is_err(), "{what}, deserialized");
+        }
+        let message = BusinessName::new("Acme\u{202E}Ltd").unwrap_err().to_string();
+        assert!(message.contains("U+202E"), "{message}");
+        assert!(BusinessName::new("Acme\u{10FFFF}").unwrap_err().to_string().contains("U+10FFFF"));
+        // Visible text of many scripts, symbols and combining marks stays valid.
+        for ok in ["Ærø Bakeri ApS", "株式会社サンプル", "Ünal & Söhne", "Ελληνικά ΑΕ", "Café ☕ 🍰", "नमस्ते"]
+        {
+            assert!(BusinessName::new(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

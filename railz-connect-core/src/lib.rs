@@ -75,3 +75,19 @@ pub use error::{CallbackError, Error};
 pub use event::{Event, EventKind, EventSink};
 pub use ids::{BusinessName, ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
 pub use provider::{CallContext, Provider, ProviderError, ProviderExt, ProviderRegistry, TokenSet};
+
+/// The `time` crate, re-exported: its `OffsetDateTime` and `Duration` are in this crate's API
+/// ([`Clock::now`], [`ManualClock::advance`], connection and event timestamps), so an app can
+/// name them without depending on `time` itself or on a version that differs from the SDK's.
+/// (The `time::macros`, such as `datetime!`, expand to paths under `::time` and still need
+/// `time` as a direct dependency.)
+///
+/// ```
+/// use railz_connect_core::time::{Duration, OffsetDateTime};
+/// use railz_connect_core::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+/// clock.advance(Duration::minutes(5));
+/// assert_eq!(clock.now(), OffsetDateTime::UNIX_EPOCH + Duration::minutes(5));
+/// ```
+pub use time;

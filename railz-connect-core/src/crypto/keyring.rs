@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 
 use aes_gcm_siv::aead::{Aead, Generate, KeyInit, Payload};
@@ -122,12 +123,25 @@ impl Keyring {
 
     /// Reads a keyring from `RAILZ_CONNECT_KEYS`: comma-separated `id:base64key` entries, the
     /// first one primary (for example `2:AAAA...,1:BBBB...`).
+    ///
+    /// Fails with [`CryptoError::InvalidKey`] when the variable is not set, when it is set but
+    /// is not valid UTF-8, or when [`Keyring::parse`] refuses it; no error holds the value.
     pub fn from_env() -> Result<Self, CryptoError> {
-        let value = Zeroizing::new(
-            std::env::var(Self::ENV_VAR)
-                .map_err(|_| CryptoError::InvalidKey(format!("environment variable {} is not set", Self::ENV_VAR)))?,
-        );
-        Self::parse(&value)
+        Self::from_env_value(std::env::var_os(Self::ENV_VAR))
+    }
+
+    /// [`Keyring::from_env`] on the variable's value (`None` when it is not set), so that tests
+    /// need not change the process environment.
+    fn from_env_value(value: Option<OsString>) -> Result<Self, CryptoError> {
+        let Some(value) = value else {
+            return Err(CryptoError::InvalidKey(format!("environment variable {} is not set", Self::ENV_VAR)));
+        };
+        // The raw bytes (WTF-8 on Windows), zeroized on drop whether or not they are UTF-8.
+        let bytes = Zeroizing::new(value.into_encoded_bytes());
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            CryptoError::InvalidKey(format!("environment variable {} is set but not valid UTF-8", Self::ENV_VAR))
+        })?;
+        Self::parse(text)
     }
 
     /// Parses the `id:base64key,...` form of [`Keyring::from_env`].
@@ -264,6 +278,41 @@ mod tests {
         assert_eq!(retired.open(&binding(), &new_blob).unwrap().as_slice(), b"old");
         assert_eq!(retired.open(&binding(), &old_blob), Err(CryptoError::UnknownKey(7)));
         assert!(retired.clone().remove(8).is_err());
+    }
+
+    #[test]
+    fn from_env_value_not_set_and_valid() {
+        assert_eq!(
+            Keyring::from_env_value(None).unwrap_err(),
+            CryptoError::InvalidKey("environment variable RAILZ_CONNECT_KEYS is not set".into())
+        );
+        let k = DataKey::from_bytes([3; 32]).to_base64();
+        let ring = Keyring::from_env_value(Some(OsString::from(format!("4:{}", k.as_str())))).unwrap();
+        assert_eq!(ring.primary_key_id(), 4);
+        // A malformed but UTF-8 value: the error names the problem, never the value.
+        let secret = format!("4:{}x", k.as_str());
+        let e = Keyring::from_env_value(Some(OsString::from(secret.as_str()))).unwrap_err();
+        assert!(!format!("{e} {e:?}").contains(&k.as_str()[..16]), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn from_env_value_not_utf8() {
+        use std::os::unix::ffi::OsStringExt as _;
+
+        let k = DataKey::from_bytes([5; 32]).to_base64();
+        let mut raw = format!("1:{}", k.as_str()).into_bytes();
+        raw.extend_from_slice(&[0xff, 0xfe]);
+        let e = Keyring::from_env_value(Some(OsString::from_vec(raw))).unwrap_err();
+        assert_eq!(
+            e,
+            CryptoError::InvalidKey("environment variable RAILZ_CONNECT_KEYS is set but not valid UTF-8".into())
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("not set"), "{shown}");
+        assert!(!shown.contains(&k.as_str()[..16]), "{shown}");
+        let e = Keyring::from_env_value(Some(OsString::from_vec(vec![0xff, 0xfe, 0xfd]))).unwrap_err();
+        assert!(e.to_string().ends_with("is set but not valid UTF-8"), "{e}");
     }
 
     #[test]
