@@ -91,7 +91,8 @@ async fn main() -> Result<(), AnyError> {
         };
         let before = connect.credentials(&connection.id).await?;
         let after = connect.refresh(&connection.id).await?;
-        let rotated = before.refresh_token.as_ref().map(|t| t.secret()) != after.refresh_token.as_ref().map(|t| t.secret());
+        let rotated =
+            before.refresh_token.as_ref().map(|t| t.secret()) != after.refresh_token.as_ref().map(|t| t.secret());
         let gone = connect.disconnect(&connection.id).await?;
         println!(
             "{:<22} connected {}  refreshed (rotated: {rotated})  disconnected (revoked at the provider: {})",

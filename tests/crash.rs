@@ -46,7 +46,8 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
     let mock = MockServer::builder().with_refresh_grace(Duration::from_secs(3600)).start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
-    let seed = std::env::var("RAILZ_CONNECT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_c0ff_ee15_u64);
+    let seed =
+        std::env::var("RAILZ_CONNECT_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_c0ff_ee15_u64);
     println!("seed {seed}");
     let mut rng = Rng(seed);
     let mut checked = 0usize;
@@ -99,7 +100,8 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
         .unwrap();
 
         // The store opens, and every record is whole.
-        let store = SqliteStore::open(&db).await.unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
+        let store =
+            SqliteStore::open(&db).await.unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
         let ring = keyring();
         for c in store.list_connections(&ConnectionFilter::all()).await.unwrap() {
             if c.status == ConnectionStatus::Disconnected {
@@ -115,7 +117,8 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
             if last != stored.secret() {
                 let previous = lineage.iter().rev().nth(1);
                 assert!(
-                    in_flight.as_deref() == Some(c.id.to_string().as_str()) && previous.map(String::as_str) == Some(stored.secret()),
+                    in_flight.as_deref() == Some(c.id.to_string().as_str())
+                        && previous.map(String::as_str) == Some(stored.secret()),
                     "round {round}: connection {} stores a refresh token that is neither the last issued nor, mid-refresh, the one before",
                     c.id
                 );
@@ -153,9 +156,14 @@ async fn crash_child() {
     let mut done: HashSet<String> = HashSet::new();
     loop {
         let session = connect.create_session(&widget_id(), SessionRequest::new()).await.unwrap();
-        let start = connect.begin_headless(&session.token, &railz_sandbox::SERVICE_NAME.parse().unwrap(), Default::default()).await.unwrap();
+        let start = connect
+            .begin_headless(&session.token, &railz_sandbox::SERVICE_NAME.parse().unwrap(), Default::default())
+            .await
+            .unwrap();
         let target = railz_connect_mock::browser::authorize(&start.url, &redirect).await.unwrap();
-        if let Completion::Connected { connection, .. } = connect.complete(&Callback::from_url(&target).unwrap()).await.unwrap() {
+        if let Completion::Connected { connection, .. } =
+            connect.complete(&Callback::from_url(&target).unwrap()).await.unwrap()
+        {
             println!("CONNECTED {}", connection.id);
         }
         for c in connect.connections(&ConnectionFilter::all().status(ConnectionStatus::Active)).await.unwrap() {

@@ -82,9 +82,20 @@ fn check_text(kind: &'static str, value: &str, max: usize) -> Result<(), Invalid
 /// Refuses the characters a reader cannot see or that mean nothing yet: general categories
 /// `Cf`, `Zl`, `Zp`, `Co` and `Cn` (Unicode data of the `unicode-properties` crate).
 /// Control characters (`Cc`) are refused earlier, by [`check_text`].
+///
+/// One exception: the zero-width non-joiner and joiner (U+200C, U+200D) are part of how some
+/// scripts are written (Persian, Indic scripts, emoji sequences), so they are accepted between
+/// two visible non-ASCII characters, and refused anywhere else (at an edge, beside ASCII or
+/// white space, where they can only hide).
 fn check_visible(kind: &'static str, value: &str) -> Result<(), InvalidId> {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    let invisible = value.chars().find(|c| {
+    let chars: Vec<char> = value.chars().collect();
+    let is_joiner = |c: char| matches!(c, '\u{200C}' | '\u{200D}');
+    let visible_non_ascii = |c: Option<&char>| c.is_some_and(|&c| !c.is_ascii() && !c.is_whitespace() && !is_joiner(c));
+    let joins = |i: usize| {
+        is_joiner(chars[i]) && i > 0 && visible_non_ascii(chars.get(i - 1)) && visible_non_ascii(chars.get(i + 1))
+    };
+    let invisible = chars.iter().enumerate().find(|&(i, c)| {
         matches!(
             c.general_category(),
             GeneralCategory::Format
@@ -92,8 +103,9 @@ fn check_visible(kind: &'static str, value: &str) -> Result<(), InvalidId> {
                 | GeneralCategory::ParagraphSeparator
                 | GeneralCategory::PrivateUse
                 | GeneralCategory::Unassigned
-        )
+        ) && !joins(i)
     });
+    let invisible = invisible.map(|(_, &c)| c);
     match invisible {
         Some(c) => Err(InvalidId::InvisibleCharacter { kind, code_point: u32::from(c) }),
         None => Ok(()),
@@ -416,6 +428,17 @@ mod tests {
         let message = BusinessName::new("Acme\u{202E}Ltd").unwrap_err().to_string();
         assert!(message.contains("U+202E"), "{message}");
         assert!(BusinessName::new("Acme\u{10FFFF}").unwrap_err().to_string().contains("U+10FFFF"));
+        // Joiners where scripts need them: Persian with a ZWNJ, an emoji ZWJ sequence.
+        assert!(BusinessName::new("\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}").is_ok());
+        assert!(BusinessName::new("Family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} Shop").is_ok());
+        for hidden in [
+            "\u{200C}\u{645}\u{6CC}",
+            "\u{645}\u{6CC}\u{200C}",
+            "\u{645} \u{200D}\u{6CC}",
+            "\u{645}\u{200C}\u{200C}\u{6CC}",
+        ] {
+            assert!(BusinessName::new(hidden).is_err(), "{hidden:?}");
+        }
         // Visible text of many scripts, symbols and combining marks stays valid.
         for ok in ["Ærø Bakeri ApS", "株式会社サンプル", "Ünal & Söhne", "Ελληνικά ΑΕ", "Café ☕ 🍰", "नमस्ते"]
         {
