@@ -18,6 +18,10 @@
 //! authorization request) simulate denied access, missing permissions,
 //! invalid credentials and empty books.
 //!
+//! [`browser::Browser`] plays the user's browser: it follows the redirects
+//! of an authorization request, keeping cookies, and hands back the app's
+//! callback URL.
+//!
 //! # Example
 //!
 //! ```
