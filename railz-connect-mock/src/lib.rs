@@ -56,6 +56,14 @@
 //!   client authentication by HTTP Basic (RFC 6749 2.3.1 form-encoding) or
 //!   `client_id`/`client_secret` in the body.
 //! * `POST /oauth/revoke` — revokes the whole grant of the given token.
+//! * `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//!   `GET /.well-known/openid-configuration` — the same JSON metadata
+//!   document: `issuer` (exactly [`MockServer::issuer`], unless
+//!   [`MockServer::set_metadata_issuer`] says otherwise), the authorization,
+//!   token and revocation endpoints, `code` responses, the
+//!   `authorization_code` and `refresh_token` grants, `S256` only,
+//!   `client_secret_basic`/`client_secret_post`, and
+//!   `authorization_response_iss_parameter_supported: true`.
 //! * `GET /api/companies`, `/api/companies/{id}`,
 //!   `/api/companies/{id}/accounts`, `/api/companies/{id}/invoices` — need
 //!   `Authorization: Bearer <access token>`.
@@ -102,6 +110,9 @@ pub enum Endpoint {
     Revoke,
     /// Any path under `/api/`.
     Api,
+    /// `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+    /// `GET /.well-known/openid-configuration`.
+    Metadata,
 }
 
 /// A scripted failure, applied to exactly one call of an endpoint (see
@@ -362,6 +373,19 @@ impl MockServer {
         self.join("api/")
     }
 
+    /// The RFC 8414 authorization server metadata document:
+    /// `base_url() + ".well-known/oauth-authorization-server"`.
+    pub fn metadata_url(&self) -> Url {
+        self.join(server::OAUTH_METADATA_PATH)
+    }
+
+    /// The OpenID Connect discovery document (same content as
+    /// [`metadata_url`](MockServer::metadata_url)):
+    /// `base_url() + ".well-known/openid-configuration"`.
+    pub fn openid_configuration_url(&self) -> Url {
+        self.join(server::OPENID_CONFIGURATION_PATH)
+    }
+
     /// The registered client id (default `"railz-sandbox-client"`).
     pub fn client_id(&self) -> &str {
         &self.client_id
@@ -393,6 +417,14 @@ impl MockServer {
     /// All recorded requests to `endpoint`, in arrival order.
     pub fn requests(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
         lock(&self.shared).requests.get(&endpoint).cloned().unwrap_or_default()
+    }
+
+    /// Makes the metadata documents announce `issuer` instead of the real one
+    /// ([`issuer`](MockServer::issuer)), for issuer-mismatch tests; `None`
+    /// restores the real one. Only the documents change: the endpoints they
+    /// list and the `iss` of authorization callbacks stay the real ones.
+    pub fn set_metadata_issuer(&self, issuer: Option<String>) {
+        lock(&self.shared).metadata_issuer = issuer;
     }
 
     /// Replaces the companies every grant sees (existing grants included).

@@ -4,6 +4,8 @@
 //! Nothing in this test binary installs a process-wide rustls crypto
 //! provider, so every test here also proves the browser does not need one.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -13,6 +15,8 @@ use http::{HeaderValue, StatusCode};
 use railz_connect_mock::browser::{self, Browser, BrowserError, MAX_REDIRECTS};
 use railz_connect_mock::{Endpoint, MockServer};
 use url::Url;
+
+use crate::common::{REDIRECT, authorization_url, param};
 
 const SESSION_COOKIE: &str = "session=s3cret";
 
@@ -128,10 +132,6 @@ async fn respond(State(site): State<Site>, request: Request) -> Response {
 
 fn assert_no_process_wide_provider() {
     assert!(rustls::crypto::CryptoProvider::get_default().is_none(), "a process-wide crypto provider was installed");
-}
-
-fn param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -280,21 +280,6 @@ async fn https_uses_the_browsers_own_tls_configuration() {
 // ---------------------------------------------------------------------------
 // The sandbox's authorize endpoint
 // ---------------------------------------------------------------------------
-
-const REDIRECT: &str = "http://127.0.0.1:8765/callback";
-
-fn authorization_url(server: &MockServer, extra: &[(&str, &str)]) -> Url {
-    let mut url = server.authorize_url();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", server.client_id())
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st4te")
-        .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
-        .append_pair("code_challenge_method", "S256")
-        .extend_pairs(extra);
-    url
-}
 
 #[tokio::test]
 async fn authorizes_against_the_sandbox() {

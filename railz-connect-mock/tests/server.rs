@@ -212,7 +212,7 @@ async fn unknown_path_is_404_and_not_counted() {
     let http = client();
     let resp = http.get(server.base_url().join("nope").unwrap()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    for endpoint in [Endpoint::Authorize, Endpoint::Token, Endpoint::Revoke, Endpoint::Api] {
+    for endpoint in [Endpoint::Authorize, Endpoint::Token, Endpoint::Revoke, Endpoint::Api, Endpoint::Metadata] {
         assert_eq!(server.calls(endpoint), 0);
     }
 }

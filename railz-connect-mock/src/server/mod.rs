@@ -4,6 +4,7 @@
 
 mod api;
 mod authorize;
+mod metadata;
 mod response;
 mod token;
 
@@ -21,6 +22,7 @@ use http::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
+pub(crate) use self::metadata::{OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH};
 use self::response::{Reply, fault_response, invalid_request, method_not_allowed, not_found, token_shaped};
 use crate::model::Company;
 use crate::{Endpoint, Fault, RecordedRequest};
@@ -43,6 +45,8 @@ pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, ServerState> {
 #[derive(Debug)]
 pub(crate) struct ServerState {
     pub(crate) issuer: String,
+    /// `issuer` announced by the metadata documents instead of the real one.
+    pub(crate) metadata_issuer: Option<String>,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
     pub(crate) companies: Vec<Company>,
@@ -111,6 +115,7 @@ impl ServerState {
     ) -> ServerState {
         ServerState {
             issuer,
+            metadata_issuer: None,
             client_id,
             client_secret,
             companies,
@@ -181,6 +186,7 @@ fn classify(path: &str) -> Option<Endpoint> {
         "/oauth/authorize" => Some(Endpoint::Authorize),
         "/oauth/token" => Some(Endpoint::Token),
         "/oauth/revoke" => Some(Endpoint::Revoke),
+        OAUTH_METADATA_PATH | OPENID_CONFIGURATION_PATH => Some(Endpoint::Metadata),
         p if p == "/api" || p.starts_with("/api/") => Some(Endpoint::Api),
         _ => None,
     }
@@ -280,6 +286,7 @@ fn dispatch(shared: &Shared, endpoint: Endpoint, method: &Method, req: &Recorded
         (Endpoint::Authorize, &Method::GET) => Reply::Other(authorize::authorize(&mut state, req)),
         (Endpoint::Token, &Method::POST) => token::token(&mut state, req),
         (Endpoint::Revoke, &Method::POST) => Reply::Other(token::revoke(&mut state, req)),
+        (Endpoint::Metadata, &Method::GET) => Reply::Other(metadata::metadata(&state)),
         (Endpoint::Api, &Method::GET) => Reply::Other(api::api(&state, req)),
         (Endpoint::Api, _) => Reply::Other(match api::bearer_grant(&state, req) {
             Ok(_) => method_not_allowed(),
