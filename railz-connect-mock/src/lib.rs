@@ -14,7 +14,9 @@
 //! Tests script it: count calls ([`MockServer::calls`]), read recorded
 //! requests ([`MockServer::requests`]), and make the next call(s) to an
 //! endpoint fail in a chosen way ([`MockServer::fail_next`] with a
-//! [`Fault`]). Sandbox "use cases" (the `use_case` query parameter of the
+//! [`Fault`]), or hold the next one in flight until the test releases it
+//! ([`MockServer::hold_next`]), to prove concurrency properties without
+//! sleeps. Sandbox "use cases" (the `use_case` query parameter of the
 //! authorization request) simulate denied access, missing permissions,
 //! invalid credentials and empty books.
 //!
@@ -71,6 +73,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+mod hold;
 mod model;
 mod server;
 
@@ -83,6 +86,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use crate::hold::HeldRequest;
 pub use crate::model::{Account, Company, Invoice};
 use crate::server::{ServerState, Shared, lock};
 
@@ -131,6 +135,17 @@ pub enum Fault {
     TooManyRequests {
         /// Value of the `Retry-After` header, in seconds.
         retry_after_secs: u64,
+    },
+    /// Respond with this status (500 if out of range), `Retry-After: value`
+    /// sent verbatim (e.g. an HTTP-date such as
+    /// `"Wed, 21 Oct 2015 07:28:00 GMT"`, or `"120"`), and the same JSON
+    /// error body as [`Fault::Status`]. A value that is not a valid header
+    /// value is left out.
+    RetryAfterHeader {
+        /// HTTP status.
+        status: u16,
+        /// The `Retry-After` header value, verbatim.
+        value: String,
     },
     /// Sleep this long, then handle the request normally.
     Delay(Duration),
@@ -400,6 +415,48 @@ impl MockServer {
     /// `endpoint`; several queued faults apply in FIFO order.
     pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
         lock(&self.shared).faults.entry(endpoint).or_default().push_back(fault);
+    }
+
+    /// Holds the next request to `endpoint`: it is received, recorded and
+    /// counted, then waits, before any other work (no fault applied, no
+    /// code consumed, no refresh token validated or rotated), until the
+    /// returned [`HeldRequest`] is released or dropped. The fault it gets, if
+    /// any, is the one queued when it is released.
+    ///
+    /// Each call holds exactly one request; several calls hold the next
+    /// requests in turn. Requests to the endpoint that arrive while one is
+    /// held, beyond those, pass as usual.
+    ///
+    /// ```
+    /// use railz_connect_mock::{Endpoint, MockServer, browser};
+    /// use url::Url;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let server = MockServer::start().await.unwrap();
+    /// let redirect_uri = Url::parse("http://127.0.0.1:8765/callback").unwrap();
+    /// let mut url = server.authorize_url();
+    /// url.query_pairs_mut()
+    ///     .append_pair("response_type", "code")
+    ///     .append_pair("client_id", server.client_id())
+    ///     .append_pair("redirect_uri", redirect_uri.as_str())
+    ///     .append_pair("state", "st4te")
+    ///     .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    ///     .append_pair("code_challenge_method", "S256");
+    ///
+    /// let held = server.hold_next(Endpoint::Authorize);
+    /// let user = tokio::spawn(async move { browser::authorize(&url, &redirect_uri).await });
+    /// held.arrived().await;
+    /// // Received and counted, and waiting: the browser has no answer yet.
+    /// assert_eq!(server.calls(Endpoint::Authorize), 1);
+    /// assert!(!user.is_finished());
+    /// held.release();
+    /// assert!(user.await.unwrap().is_ok());
+    /// # });
+    /// ```
+    pub fn hold_next(&self, endpoint: Endpoint) -> HeldRequest {
+        let (hold, held) = hold::Hold::new(endpoint);
+        lock(&self.shared).holds.entry(endpoint).or_default().push_back(hold);
+        held
     }
 
     /// Requests that reached `endpoint`, including faulted ones.

@@ -24,6 +24,7 @@ use url::form_urlencoded;
 
 pub(crate) use self::metadata::{OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH};
 use self::response::{Reply, fault_response, invalid_request, method_not_allowed, not_found, token_shaped};
+use crate::hold::Hold;
 use crate::model::Company;
 use crate::{Endpoint, Fault, RecordedRequest};
 
@@ -54,6 +55,7 @@ pub(crate) struct ServerState {
     pub(crate) refresh_grace: Duration,
     pub(crate) code_ttl: Duration,
     pub(crate) faults: HashMap<Endpoint, VecDeque<Fault>>,
+    pub(crate) holds: HashMap<Endpoint, VecDeque<Hold>>,
     pub(crate) calls: HashMap<Endpoint, usize>,
     pub(crate) token_calls: HashMap<String, usize>,
     pub(crate) requests: HashMap<Endpoint, Vec<RecordedRequest>>,
@@ -123,6 +125,7 @@ impl ServerState {
             refresh_grace,
             code_ttl,
             faults: HashMap::new(),
+            holds: HashMap::new(),
             calls: HashMap::new(),
             token_calls: HashMap::new(),
             requests: HashMap::new(),
@@ -212,8 +215,8 @@ fn parse_pairs(input: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(input).into_owned().collect()
 }
 
-/// The single handler behind every path: records, counts, applies the next
-/// queued fault, then dispatches.
+/// The single handler behind every path: records, counts, waits if held,
+/// applies the next queued fault, then dispatches.
 pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Some(endpoint) = classify(parts.uri.path()) else {
@@ -244,7 +247,7 @@ pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
         "railz sandbox request"
     );
 
-    let fault = {
+    let (hold, fault) = {
         let mut state = lock(&shared);
         *state.calls.entry(endpoint).or_default() += 1;
         if endpoint == Endpoint::Token {
@@ -252,7 +255,20 @@ pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
             *state.token_calls.entry(grant_type).or_default() += 1;
         }
         state.requests.entry(endpoint).or_default().push(recorded.clone());
-        state.faults.get_mut(&endpoint).and_then(VecDeque::pop_front)
+        match state.holds.get_mut(&endpoint).and_then(VecDeque::pop_front) {
+            Some(hold) => (Some(hold), None),
+            None => (None, state.faults.get_mut(&endpoint).and_then(VecDeque::pop_front)),
+        }
+    };
+    // A held request waits before any work; its fault is the one queued
+    // when it is released.
+    let fault = match hold {
+        Some(hold) => {
+            tracing::debug!(?endpoint, "railz sandbox holds request");
+            hold.wait().await;
+            lock(&shared).faults.get_mut(&endpoint).and_then(VecDeque::pop_front)
+        }
+        None => fault,
     };
 
     match fault {

@@ -98,18 +98,32 @@ impl Reply {
     }
 }
 
+/// This status (500 if out of range) with `{"error": ...}`: `rate_limited`
+/// for 429, `invalid_request` for other 4xx, `server_error` otherwise.
+fn status_fault(code: u16) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let error = if status == StatusCode::TOO_MANY_REQUESTS {
+        "rate_limited"
+    } else if status.is_client_error() {
+        "invalid_request"
+    } else {
+        "server_error"
+    };
+    json_response(status, &json!({ "error": error }))
+}
+
 pub(super) fn fault_response(fault: Fault) -> Response {
     let resp = match fault {
-        Fault::Status(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let error = if status == StatusCode::TOO_MANY_REQUESTS {
-                "rate_limited"
-            } else if status.is_client_error() {
-                "invalid_request"
-            } else {
-                "server_error"
-            };
-            json_response(status, &json!({ "error": error }))
+        Fault::Status(code) => status_fault(code),
+        Fault::RetryAfterHeader { status, value } => {
+            let mut resp = status_fault(status);
+            match HeaderValue::from_str(&value) {
+                Ok(value) => {
+                    resp.headers_mut().insert(RETRY_AFTER, value);
+                }
+                Err(_) => tracing::warn!(%value, "railz sandbox: Retry-After value is not a valid header value"),
+            }
+            resp
         }
         Fault::TooManyRequests { retry_after_secs } => {
             let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, &json!({ "error": "rate_limited" }));
