@@ -512,6 +512,20 @@ impl MockServer {
         lock(&self.shared).active_refresh_tokens()
     }
 
+    /// Every refresh token issued for the grant `token` belongs to, in
+    /// issuance order, rotated-out and revoked ones included: the last one
+    /// is the grant's current refresh token. A grant is the chain started by
+    /// one authorization code exchange; `token` may be any refresh or access
+    /// token of it. `None` if the sandbox never issued `token` (fabricated
+    /// tokens of [`Fault::MissingAccessToken`] and [`Fault::TokenType`]
+    /// included).
+    ///
+    /// A crash test uses it to check that the refresh token an app stored is
+    /// the last one the provider issued.
+    pub fn refresh_token_lineage(&self, token: &str) -> Option<Vec<String>> {
+        lock(&self.shared).refresh_token_lineage(token)
+    }
+
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// 5 s, then aborts) and waits for the server task to end.
     pub async fn shutdown(mut self) {

@@ -45,12 +45,15 @@ async fn a_held_token_request_waits_until_released() {
     assert_eq!(server.token_calls("refresh_token"), 1);
     let recorded = server.requests(Endpoint::Token);
     assert_eq!(recorded[1].form_param("refresh_token"), Some(first_refresh.as_str()));
+    // No work done yet: nothing rotated.
+    assert_eq!(server.refresh_token_lineage(&first_refresh), Some(vec![first_refresh.clone()]));
 
     held.release();
     let (status, body) = task.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     let rotated = body["refresh_token"].as_str().unwrap();
     assert_ne!(rotated, first_refresh);
+    assert_eq!(server.refresh_token_lineage(rotated), Some(vec![first_refresh.clone(), rotated.to_owned()]));
     // Handled normally: the old token is rotated out, the new one works.
     let (status, body) = refresh(&server, &http, &first_refresh).await;
     assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_grant")), "{body}");

@@ -89,7 +89,9 @@ struct Grant {
     scope: String,
     data_empty: bool,
     revoked: bool,
-    current_refresh: String,
+    /// Every refresh token issued for this grant, in issuance order; the
+    /// last one is the current one.
+    refresh_lineage: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -147,6 +149,16 @@ impl ServerState {
         self.grants.iter().filter(|g| !g.revoked).count()
     }
 
+    /// The refresh lineage of the grant `token` (a refresh or access token)
+    /// belongs to.
+    pub(crate) fn refresh_token_lineage(&self, token: &str) -> Option<Vec<String>> {
+        let grant = match self.refresh_tokens.get(token) {
+            Some(record) => record.grant,
+            None => self.access_tokens.get(token)?.grant,
+        };
+        Some(self.grants[grant].refresh_lineage.clone())
+    }
+
     fn refresh_usable(&self, record: &RefreshRecord, now: Instant) -> bool {
         let grant = &self.grants[record.grant];
         if grant.revoked {
@@ -163,10 +175,11 @@ impl ServerState {
         let access_token = random_token();
         let refresh_token = random_token();
         self.access_tokens.insert(access_token.clone(), AccessRecord { grant, expires_at: now + self.access_ttl });
-        let old = std::mem::replace(&mut self.grants[grant].current_refresh, refresh_token.clone());
-        if let Some(old) = self.refresh_tokens.get_mut(&old) {
+        let lineage = &mut self.grants[grant].refresh_lineage;
+        if let Some(old) = lineage.last().and_then(|old| self.refresh_tokens.get_mut(old)) {
             old.rotated_at = Some(now);
         }
+        lineage.push(refresh_token.clone());
         self.refresh_tokens.insert(refresh_token.clone(), RefreshRecord { grant, rotated_at: None });
         json!({
             "access_token": access_token,

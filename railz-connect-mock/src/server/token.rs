@@ -140,7 +140,7 @@ fn exchange_code(state: &mut ServerState, form: &[(String, String)]) -> Result<V
         scope: record.scope.unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
         data_empty: record.use_case == UseCase::DataEmpty,
         revoked: false,
-        current_refresh: String::new(),
+        refresh_lineage: Vec::new(),
     });
     Ok(state.issue_tokens(grant))
 }
