@@ -420,12 +420,13 @@ impl MockServer {
     /// Holds the next request to `endpoint`: it is received, recorded and
     /// counted, then waits, before any other work (no fault applied, no
     /// code consumed, no refresh token validated or rotated), until the
-    /// returned [`HeldRequest`] is released or dropped. The fault it gets, if
-    /// any, is the one queued when it is released.
+    /// returned [`HeldRequest`] is released or dropped. Once released it is
+    /// handled normally; its fault, if any, is the first one still queued
+    /// for the endpoint at that moment.
     ///
-    /// Each call holds exactly one request; several calls hold the next
-    /// requests in turn. Requests to the endpoint that arrive while one is
-    /// held, beyond those, pass as usual.
+    /// Each call holds exactly one request: `n` calls hold the next `n`
+    /// requests, each released by its own handle. Any other request passes
+    /// as usual, also while one is held.
     ///
     /// ```
     /// use railz_connect_mock::{Endpoint, MockServer, browser};
