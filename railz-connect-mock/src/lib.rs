@@ -14,9 +14,15 @@
 //! Tests script it: count calls ([`MockServer::calls`]), read recorded
 //! requests ([`MockServer::requests`]), and make the next call(s) to an
 //! endpoint fail in a chosen way ([`MockServer::fail_next`] with a
-//! [`Fault`]). Sandbox "use cases" (the `use_case` query parameter of the
+//! [`Fault`]), or hold the next one in flight until the test releases it
+//! ([`MockServer::hold_next`]), to prove concurrency properties without
+//! sleeps. Sandbox "use cases" (the `use_case` query parameter of the
 //! authorization request) simulate denied access, missing permissions,
 //! invalid credentials and empty books.
+//!
+//! [`browser::Browser`] plays the user's browser: it follows the redirects
+//! of an authorization request, keeping cookies, and hands back the app's
+//! callback URL.
 //!
 //! # Example
 //!
@@ -52,6 +58,14 @@
 //!   client authentication by HTTP Basic (RFC 6749 2.3.1 form-encoding) or
 //!   `client_id`/`client_secret` in the body.
 //! * `POST /oauth/revoke` — revokes the whole grant of the given token.
+//! * `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//!   `GET /.well-known/openid-configuration` — the same JSON metadata
+//!   document: `issuer` (exactly [`MockServer::issuer`], unless
+//!   [`MockServer::set_metadata_issuer`] says otherwise), the authorization,
+//!   token and revocation endpoints, `code` responses, the
+//!   `authorization_code` and `refresh_token` grants, `S256` only,
+//!   `client_secret_basic`/`client_secret_post`, and
+//!   `authorization_response_iss_parameter_supported: true`.
 //! * `GET /api/companies`, `/api/companies/{id}`,
 //!   `/api/companies/{id}/accounts`, `/api/companies/{id}/invoices` — need
 //!   `Authorization: Bearer <access token>`.
@@ -59,6 +73,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+mod hold;
 mod model;
 mod server;
 
@@ -71,6 +86,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use crate::hold::HeldRequest;
 pub use crate::model::{Account, Company, Invoice};
 use crate::server::{ServerState, Shared, lock};
 
@@ -98,6 +114,9 @@ pub enum Endpoint {
     Revoke,
     /// Any path under `/api/`.
     Api,
+    /// `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+    /// `GET /.well-known/openid-configuration`.
+    Metadata,
 }
 
 /// A scripted failure, applied to exactly one call of an endpoint (see
@@ -116,6 +135,17 @@ pub enum Fault {
     TooManyRequests {
         /// Value of the `Retry-After` header, in seconds.
         retry_after_secs: u64,
+    },
+    /// Respond with this status (500 if out of range), `Retry-After: value`
+    /// sent verbatim (e.g. an HTTP-date such as
+    /// `"Wed, 21 Oct 2015 07:28:00 GMT"`, or `"120"`), and the same JSON
+    /// error body as [`Fault::Status`]. A value that is not a valid header
+    /// value is left out.
+    RetryAfterHeader {
+        /// HTTP status.
+        status: u16,
+        /// The `Retry-After` header value, verbatim.
+        value: String,
     },
     /// Sleep this long, then handle the request normally.
     Delay(Duration),
@@ -358,6 +388,19 @@ impl MockServer {
         self.join("api/")
     }
 
+    /// The RFC 8414 authorization server metadata document:
+    /// `base_url() + ".well-known/oauth-authorization-server"`.
+    pub fn metadata_url(&self) -> Url {
+        self.join(server::OAUTH_METADATA_PATH)
+    }
+
+    /// The OpenID Connect discovery document (same content as
+    /// [`metadata_url`](MockServer::metadata_url)):
+    /// `base_url() + ".well-known/openid-configuration"`.
+    pub fn openid_configuration_url(&self) -> Url {
+        self.join(server::OPENID_CONFIGURATION_PATH)
+    }
+
     /// The registered client id (default `"railz-sandbox-client"`).
     pub fn client_id(&self) -> &str {
         &self.client_id
@@ -372,6 +415,49 @@ impl MockServer {
     /// `endpoint`; several queued faults apply in FIFO order.
     pub fn fail_next(&self, endpoint: Endpoint, fault: Fault) {
         lock(&self.shared).faults.entry(endpoint).or_default().push_back(fault);
+    }
+
+    /// Holds the next request to `endpoint`: it is received, recorded and
+    /// counted, then waits, before any other work (no fault applied, no
+    /// code consumed, no refresh token validated or rotated), until the
+    /// returned [`HeldRequest`] is released or dropped. Once released it is
+    /// handled normally; its fault, if any, is the first one still queued
+    /// for the endpoint at that moment.
+    ///
+    /// Each call holds exactly one request: `n` calls hold the next `n`
+    /// requests, each released by its own handle. Any other request passes
+    /// as usual, also while one is held.
+    ///
+    /// ```
+    /// use railz_connect_mock::{Endpoint, MockServer, browser};
+    /// use url::Url;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let server = MockServer::start().await.unwrap();
+    /// let redirect_uri = Url::parse("http://127.0.0.1:8765/callback").unwrap();
+    /// let mut url = server.authorize_url();
+    /// url.query_pairs_mut()
+    ///     .append_pair("response_type", "code")
+    ///     .append_pair("client_id", server.client_id())
+    ///     .append_pair("redirect_uri", redirect_uri.as_str())
+    ///     .append_pair("state", "st4te")
+    ///     .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    ///     .append_pair("code_challenge_method", "S256");
+    ///
+    /// let held = server.hold_next(Endpoint::Authorize);
+    /// let user = tokio::spawn(async move { browser::authorize(&url, &redirect_uri).await });
+    /// held.arrived().await;
+    /// // Received and counted, and waiting: the browser has no answer yet.
+    /// assert_eq!(server.calls(Endpoint::Authorize), 1);
+    /// assert!(!user.is_finished());
+    /// held.release();
+    /// assert!(user.await.unwrap().is_ok());
+    /// # });
+    /// ```
+    pub fn hold_next(&self, endpoint: Endpoint) -> HeldRequest {
+        let (hold, held) = hold::Hold::new(endpoint);
+        lock(&self.shared).holds.entry(endpoint).or_default().push_back(hold);
+        held
     }
 
     /// Requests that reached `endpoint`, including faulted ones.
@@ -389,6 +475,14 @@ impl MockServer {
     /// All recorded requests to `endpoint`, in arrival order.
     pub fn requests(&self, endpoint: Endpoint) -> Vec<RecordedRequest> {
         lock(&self.shared).requests.get(&endpoint).cloned().unwrap_or_default()
+    }
+
+    /// Makes the metadata documents announce `issuer` instead of the real one
+    /// ([`issuer`](MockServer::issuer)), for issuer-mismatch tests; `None`
+    /// restores the real one. Only the documents change: the endpoints they
+    /// list and the `iss` of authorization callbacks stay the real ones.
+    pub fn set_metadata_issuer(&self, issuer: Option<String>) {
+        lock(&self.shared).metadata_issuer = issuer;
     }
 
     /// Replaces the companies every grant sees (existing grants included).
@@ -417,6 +511,20 @@ impl MockServer {
     /// tokens still within the grace period are not counted).
     pub fn active_refresh_tokens(&self) -> usize {
         lock(&self.shared).active_refresh_tokens()
+    }
+
+    /// Every refresh token issued for the grant `token` belongs to, in
+    /// issuance order, rotated-out and revoked ones included: the last one
+    /// is the grant's current refresh token. A grant is the chain started by
+    /// one authorization code exchange; `token` may be any refresh or access
+    /// token of it. `None` if the sandbox never issued `token` (fabricated
+    /// tokens of [`Fault::MissingAccessToken`] and [`Fault::TokenType`]
+    /// included).
+    ///
+    /// A crash test uses it to check that the refresh token an app stored is
+    /// the last one the provider issued.
+    pub fn refresh_token_lineage(&self, token: &str) -> Option<Vec<String>> {
+        lock(&self.shared).refresh_token_lineage(token)
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to

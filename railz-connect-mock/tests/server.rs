@@ -212,7 +212,7 @@ async fn unknown_path_is_404_and_not_counted() {
     let http = client();
     let resp = http.get(server.base_url().join("nope").unwrap()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    for endpoint in [Endpoint::Authorize, Endpoint::Token, Endpoint::Revoke, Endpoint::Api] {
+    for endpoint in [Endpoint::Authorize, Endpoint::Token, Endpoint::Revoke, Endpoint::Api, Endpoint::Metadata] {
         assert_eq!(server.calls(endpoint), 0);
     }
 }
@@ -1097,6 +1097,38 @@ async fn fault_too_many_requests() {
     assert_eq!(body, json!({"error": "rate_limited"}));
     // The faulted call did not consume the code.
     let (status, _, body) = exchange(&server, &http, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn fault_retry_after_header() {
+    let server = MockServer::start().await.unwrap();
+    let http = client();
+    let (_, refresh_token) = grant(&server, &http).await;
+    let http_date = "Wed, 21 Oct 2015 07:28:00 GMT";
+    server.fail_next(Endpoint::Token, Fault::RetryAfterHeader { status: 503, value: http_date.to_owned() });
+    server.fail_next(Endpoint::Token, Fault::RetryAfterHeader { status: 429, value: "120".to_owned() });
+    server.fail_next(Endpoint::Token, Fault::RetryAfterHeader { status: 503, value: "not\na header".to_owned() });
+
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())];
+    let (status, headers, body) = token_post(&server, &http, &form).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], http_date);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(body, json!({"error": "server_error"}));
+
+    let (status, headers, body) = token_post(&server, &http, &form).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "120");
+    assert_eq!(body, json!({"error": "rate_limited"}));
+
+    // An invalid header value is left out.
+    let (status, headers, _) = token_post(&server, &http, &form).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(headers.get("retry-after").is_none());
+
+    // The faulted calls did no work: the refresh token is still good.
+    let (status, body) = refresh(&server, &http, &refresh_token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
