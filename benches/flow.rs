@@ -80,14 +80,18 @@ fn flow(c: &mut Criterion) {
         )
     };
 
+    let sdk_browser = railz_connect_mock::browser::Browser::new().unwrap();
+    let callback: url::Url = CALLBACK.parse().unwrap();
     let mut group = c.benchmark_group("flow");
     group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     group.bench_function("sdk", |b| {
         b.to_async(&rt).iter(|| async {
             let session = connect.create_session(&widget_id, SessionRequest::new()).await.unwrap();
             let start = connect.begin(&session.token, &service, Inputs::new()).await.unwrap();
-            let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
-            let done = connect.complete(&Callback::from_url(&target).unwrap()).await.unwrap();
+            let target = sdk_browser.authorize(&start.url, &callback).await.unwrap();
+            let cookie = start.set_cookie().unwrap();
+            let cookie = cookie.split(';').next().unwrap();
+            let done = connect.complete(&Callback::from_url(&target).unwrap().with_cookie_header(cookie)).await.unwrap();
             assert!(matches!(done, Completion::Connected { .. }));
             black_box(done);
         })

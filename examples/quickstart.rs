@@ -46,9 +46,10 @@ async fn main() -> Result<(), AnyError> {
 
     // 2. The SDK: providers, the embedded store, the keyring and one widget.
     let widget_id = WidgetId::new("quickstart")?;
+    let widget_callback: url::Url = "http://127.0.0.1:8080/connect/callback".parse()?;
     let widget = WidgetConfig::new(
         widget_id.clone(),
-        "http://127.0.0.1:8080/connect/callback".parse()?,
+        widget_callback.clone(),
         "http://127.0.0.1:8080/connected".parse()?,
         "http://127.0.0.1:8080/connect-failed".parse()?,
     )?;
@@ -66,10 +67,14 @@ async fn main() -> Result<(), AnyError> {
     let service = ServiceName::new(railz_sandbox::SERVICE_NAME)?;
     let start = connect.begin(&session.token, &service, Inputs::new()).await?;
 
-    // 5. The browser follows the authorization URL; the sandbox approves at once and redirects
-    //    to the app's callback route, which hands the query to `complete`.
-    let callback_url = railz_connect_mock::browser::authorize(&start.url).await?;
-    let callback = Callback::from_url(&callback_url)?;
+    // 5. The app answers with a redirect to `start.url` and `Set-Cookie: start.set_cookie()`,
+    //    which binds the authorization to this browser. The browser follows the URL; the
+    //    sandbox approves at once and redirects to the app's callback route, which hands the
+    //    query and the browser's `Cookie` header to `complete`.
+    let set_cookie = start.set_cookie().ok_or("a browser-bound authorization has a cookie")?;
+    let cookie_header = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    let callback_url = railz_connect_mock::browser::authorize(&start.url, &widget_callback).await?;
+    let callback = Callback::from_url(&callback_url)?.with_cookie_header(&cookie_header);
     let connection = match connect.complete(&callback).await? {
         Completion::Connected { connection, landing } => {
             println!("landing page:   {}", landing.url);

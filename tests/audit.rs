@@ -40,7 +40,7 @@ async fn a_callback_from_another_browser_is_refused_before_any_token_call() {
         assert!(set_cookie.contains(attribute), "{attribute} missing");
     }
     assert!(!set_cookie.contains("Secure"), "a loopback http callback cannot carry a Secure cookie");
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
 
     // Opened in another browser: no cookie, or someone else's.
     let bare = Callback::from_url(&target).unwrap();
@@ -52,7 +52,7 @@ async fn a_callback_from_another_browser_is_refused_before_any_token_call() {
     assert!(matches!(h.connect.complete(&own).await, Err(Error::Callback(CallbackError::UnknownState))));
 
     let start = h.begin(Inputs::new()).await;
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
     let other = h.begin(Inputs::new()).await;
     let wrong =
         cookie_header(&start).split('=').next().unwrap().to_owned() + "=" + other.binding.as_ref().unwrap().1.secret();
@@ -62,7 +62,7 @@ async fn a_callback_from_another_browser_is_refused_before_any_token_call() {
 
     // The right browser, among other cookies.
     let start = h.begin(Inputs::new()).await;
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
     let header = format!("theme=dark; {}; {}", cookie_header(&other), cookie_header(&start));
     let done = h.connect.complete(&Callback::from_url(&target).unwrap().with_cookie_header(&header)).await.unwrap();
     assert!(matches!(done, Completion::Connected { .. }), "{done:?}");
@@ -74,7 +74,7 @@ async fn headless_authorizations_are_explicit_and_need_no_cookie() {
     let session = h.connect.create_session(&widget_id(), SessionRequest::new()).await.unwrap();
     let start = h.connect.begin_headless(&session.token, &sandbox_service(), Inputs::new()).await.unwrap();
     assert!(start.binding.is_none() && start.set_cookie().is_none());
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
     let done = h.connect.complete(&Callback::from_url(&target).unwrap()).await.unwrap();
     assert!(matches!(done, Completion::Connected { .. }), "{done:?}");
 }
@@ -208,7 +208,7 @@ async fn an_error_callback_keeps_the_providers_words_bounded() {
     let subscriber = tracing_subscriber::fmt().with_env_filter("trace").with_writer(capture.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let start = h.begin(Inputs::new()).await;
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
     let state = query_of(&target)["state"].clone();
     let huge = "e".repeat(1_000_000);
     let query = format!("error={huge}&error_description={huge}&state={state}&iss={}", h.mock.issuer());

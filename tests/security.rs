@@ -91,7 +91,7 @@ fn rfc7636_appendix_b_vector() {
 async fn repeated_parameters_issuer_and_provider_mismatch_are_rejected_without_a_token_call() {
     let h = Harness::new().await;
     let start = h.begin(Inputs::new()).await;
-    let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+    let target = browse(&start.url).await;
     let query = target.query().unwrap().to_owned();
     for extra in ["&code=again", "&state=again", "&iss=again"] {
         assert!(matches!(Callback::from_query(&format!("{query}{extra}")), Err(CallbackError::DuplicateParameter(_))));
@@ -116,7 +116,7 @@ async fn repeated_parameters_issuer_and_provider_mismatch_are_rejected_without_a
         },
     ] {
         let start = h.begin(Inputs::new()).await;
-        let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+        let target = browse(&start.url).await;
         let mangled = mangle(target.query().unwrap(), &h.mock.issuer());
         assert_ne!(mangled, target.query().unwrap());
         let r = h.connect.complete(&Callback::from_query(&mangled).unwrap()).await;

@@ -107,7 +107,7 @@ impl Harness {
 
     /// Plays the browser: opens the authorization URL and returns the callback it is sent to.
     pub async fn authorize(&self, start: &AuthorizationStart) -> Callback {
-        let target = railz_connect_mock::browser::authorize(&start.url).await.unwrap();
+        let target = browse(&start.url).await;
         assert!(target.as_str().starts_with(CALLBACK), "redirected to {target}");
         Callback::from_url(&target).unwrap().with_cookie_header(&cookie_header(start))
     }
@@ -273,4 +273,10 @@ impl PendingStore for InstrumentedStore {
     async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.purge_pending(before).await
     }
+}
+
+/// Plays the browser: opens an authorization URL, follows the provider's redirects with
+/// cookies, and returns the callback URL it is finally sent to (without requesting it).
+pub async fn browse(authorization_url: &Url) -> Url {
+    railz_connect_mock::browser::authorize(authorization_url, &Url::parse(CALLBACK).unwrap()).await.unwrap()
 }
