@@ -394,3 +394,45 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
         self.clone()
     }
 }
+
+// ---- 2.1 absurd lifetimes, 2.12 Retry-After dates, over HTTP ---------------------------------
+
+#[tokio::test]
+async fn an_absurd_lifetime_on_refresh_keeps_the_rotated_token_and_frees_the_lease() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("expires_in".into(), serde_json::json!(300_000_000_000u64));
+    fields.insert("x_refresh_token_expires_in".into(), serde_json::json!(300_000_000_000u64));
+    fields.insert("refresh_token_expires_in".into(), serde_json::json!(1e300));
+    h.mock.fail_next(Endpoint::Token, Fault::TokenFields(fields));
+    let fresh = h.connect.refresh(&c.id).await.expect("no panic, no error: the answer is kept");
+    let stored = h.connect.credentials(&c.id).await.unwrap();
+    let rotated = fresh.refresh_token.as_ref().unwrap().secret().to_owned();
+    assert_eq!(stored.refresh_token.unwrap().secret(), rotated);
+    let lineage = h.mock.refresh_token_lineage(&rotated).unwrap();
+    assert_eq!(lineage.last().unwrap(), &rotated, "the stored token is the provider's last");
+    let ceiling = stored.obtained_at + time::Duration::try_from(TokenSet::MAX_LIFETIME).unwrap();
+    assert_eq!(stored.access_expires_at, Some(ceiling), "clamped, computed from the SDK's clock");
+    // The lease was released: another refresh goes through at once.
+    h.connect.refresh(&c.id).await.unwrap();
+    assert_eq!(h.mock.token_calls("refresh_token"), 2);
+}
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_read_against_the_sdks_clock() {
+    let h = Harness::new().await;
+    let c = h.connect_one().await;
+    let now = railz_connect::Clock::now(h.clock.as_ref()).replace_nanosecond(0).unwrap();
+    h.clock.set(now);
+    let at = now + time::Duration::seconds(90);
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let value = at.format(&format).unwrap();
+    h.mock.fail_next(Endpoint::Token, Fault::RetryAfterHeader { status: 503, value });
+    let err = h.connect.refresh(&c.id).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    let Error::Provider { source, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(source.retry_after(), Some(Duration::from_secs(90)));
+}

@@ -168,6 +168,12 @@ pub enum Fault {
     /// `token_type`. If normal handling failed, a fabricated token response
     /// is used instead.
     TokenType(String),
+    /// `200` JSON token response, valid in every way (when the request was
+    /// valid, the tokens really work and rotation happened), with these
+    /// fields set on top (overriding same-named ones): for provider answers
+    /// with odd extras such as `"expires_in": 300000000000`. If normal
+    /// handling failed, a fabricated token response is used instead.
+    TokenFields(serde_json::Map<String, serde_json::Value>),
     /// Any OAuth error JSON: `{"error": error, "error_description": description}`
     /// (description omitted when `None`) with this status (400 if invalid).
     ErrorBody {

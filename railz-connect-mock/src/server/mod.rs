@@ -297,6 +297,13 @@ pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
             }
             Reply::Token(value).into_response()
         }
+        Some(Fault::TokenFields(fields)) => {
+            let mut value = token_shaped(dispatch(&shared, endpoint, &parts.method, &recorded));
+            if let Some(map) = value.as_object_mut() {
+                map.extend(fields);
+            }
+            Reply::Token(value).into_response()
+        }
         Some(Fault::TokenType(token_type)) => {
             let mut value = token_shaped(dispatch(&shared, endpoint, &parts.method, &recorded));
             value["token_type"] = Value::String(token_type);

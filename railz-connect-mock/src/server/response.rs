@@ -145,7 +145,7 @@ pub(super) fn fault_response(fault: Fault) -> Response {
             return oauth_error(status, &error, description.as_deref());
         }
         // Handled by the caller (they need the normal handling to run).
-        Fault::Delay(_) | Fault::MissingAccessToken | Fault::TokenType(_) => {
+        Fault::Delay(_) | Fault::MissingAccessToken | Fault::TokenType(_) | Fault::TokenFields(_) => {
             json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "error": "server_error" }))
         }
     };
