@@ -151,8 +151,8 @@ impl ConnectionStore for FlakyStore {
     async fn reserve_business(&self, b: &BusinessRecord) -> Result<bool, StoreError> {
         self.inner.reserve_business(b).await
     }
-    async fn business_exists(&self, n: &BusinessName) -> Result<bool, StoreError> {
-        self.inner.business_exists(n).await
+    async fn get_business(&self, n: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
+        self.inner.get_business(n).await
     }
     async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
         self.inner.insert_connection(c, blob).await

@@ -251,6 +251,8 @@ pub struct ConnectionFilter {
     pub service_name: Option<ServiceName>,
     /// Only connections with this status.
     pub status: Option<ConnectionStatus>,
+    /// Only connections made through this widget.
+    pub widget_id: Option<WidgetId>,
 }
 
 impl ConnectionFilter {
@@ -277,10 +279,17 @@ impl ConnectionFilter {
         self
     }
 
-    /// Whether a connection matches.
+    /// Only connections made through this widget.
+    pub fn widget(mut self, widget_id: WidgetId) -> Self {
+        self.widget_id = Some(widget_id);
+        self
+    }
+
+    /// Whether a connection matches: every field that is set is equal.
     pub fn matches(&self, c: &Connection) -> bool {
         self.business_name.as_ref().is_none_or(|b| *b == c.business_name)
             && self.service_name.as_ref().is_none_or(|s| *s == c.service_name)
             && self.status.is_none_or(|s| s == c.status)
+            && self.widget_id.as_ref().is_none_or(|w| *w == c.widget_id)
     }
 }

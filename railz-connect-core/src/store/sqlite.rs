@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS rc_connections (
 );
 CREATE INDEX IF NOT EXISTS rc_connections_business ON rc_connections (business_name, created_at);
 CREATE INDEX IF NOT EXISTS rc_connections_service ON rc_connections (service_name, created_at);
+CREATE INDEX IF NOT EXISTS rc_connections_widget ON rc_connections (widget_id, created_at);
 CREATE TABLE IF NOT EXISTS rc_credentials (
     connection_id TEXT PRIMARY KEY REFERENCES rc_connections (id),
     version INTEGER NOT NULL,
@@ -180,11 +181,15 @@ impl ConnectionStore for SqliteStore {
         .await
     }
 
-    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
+    async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
         let name = name.clone();
         self.with(move |c| {
-            c.query_row("SELECT EXISTS (SELECT 1 FROM rc_businesses WHERE name = ?1)", [name.as_str()], |r| r.get(0))
-                .map_err(db)
+            c.query_row("SELECT widget_id, created_at FROM rc_businesses WHERE name = ?1", [name.as_str()], |r| {
+                let widget_id = r.get::<_, String>(0)?.parse().map_err(|_| corrupt("widget id"))?;
+                Ok(BusinessRecord::new(name.clone(), widget_id, from_nanos(r.get(1)?)?))
+            })
+            .optional()
+            .map_err(db)
         })
         .await
     }
@@ -237,7 +242,8 @@ impl ConnectionStore for SqliteStore {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {CONNECTION_COLUMNS} FROM rc_connections
-                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2) AND (?3 IS NULL OR status = ?3)
+                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2)
+                       AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR widget_id = ?4)
                      ORDER BY created_at, id"
                 ))
                 .map_err(db)?;
@@ -247,6 +253,7 @@ impl ConnectionStore for SqliteStore {
                         f.business_name.as_ref().map(|b| b.as_str().to_owned()),
                         f.service_name.as_ref().map(|s| s.as_str().to_owned()),
                         f.status.map(|s| s.as_str()),
+                        f.widget_id.as_ref().map(|w| w.as_str().to_owned()),
                     ],
                     row_to_connection,
                 )
@@ -293,6 +300,7 @@ impl ConnectionStore for SqliteStore {
             if n == 0 {
                 return Ok(None);
             }
+            // The lease lives in the credentials row: it goes with it.
             tx.execute("DELETE FROM rc_credentials WHERE connection_id = ?1", [&id]).map_err(db)?;
             let out = get_connection(&tx, &id).map_err(db)?;
             tx.commit().map_err(db)?;
