@@ -231,8 +231,8 @@ impl ConnectionStore for JsonFileStore {
         .await
     }
 
-    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
-        Ok(self.read(|s| s.businesses.contains_key(name)))
+    async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
+        Ok(self.read(|s| s.businesses.get(name).cloned()))
     }
 
     async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {

@@ -150,6 +150,13 @@ pub struct Tenant {
     pub name: String,
 }
 
+impl Tenant {
+    /// A tenant (for providers listing tenants, and stores rebuilding a connection's row).
+    pub fn new(id: TenantId, name: impl Into<String>) -> Self {
+        Self { id, name: name.into() }
+    }
+}
+
 /// A connection between a business and an accounting service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,7 +189,27 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new active connection. Used by the flow and by store tests.
+    /// A new active connection with no status reason, last updated at `created_at`. Used by
+    /// the flow and by store tests; a store rebuilding a stored row chains
+    /// [`Connection::with_status`] and [`Connection::with_updated_at`]:
+    ///
+    /// ```
+    /// # use railz_connect_core::{BusinessName, Connection, ConnectionId, ConnectionStatus, ReasonCode, ServiceName, WidgetId};
+    /// # let (id, at) = (ConnectionId::new_random(), time::OffsetDateTime::UNIX_EPOCH);
+    /// let row = Connection::new(
+    ///     id,
+    ///     WidgetId::new("w")?,
+    ///     BusinessName::new("Acme")?,
+    ///     ServiceName::new("xero")?,
+    ///     None,
+    ///     at,
+    ///     at + time::Duration::days(365),
+    /// )
+    /// .with_status(ConnectionStatus::Invalid, Some(ReasonCode::ReauthorizationRequired))
+    /// .with_updated_at(at + time::Duration::hours(2));
+    /// assert_eq!(row.status_reason, Some(ReasonCode::ReauthorizationRequired));
+    /// # Ok::<(), railz_connect_core::ids::InvalidId>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: ConnectionId,
@@ -206,6 +233,21 @@ impl Connection {
             expires_at,
         }
     }
+
+    /// The same connection with this status and status reason (`None`: no reason).
+    #[must_use]
+    pub fn with_status(mut self, status: ConnectionStatus, reason: Option<ReasonCode>) -> Self {
+        self.status = status;
+        self.status_reason = reason;
+        self
+    }
+
+    /// The same connection, last updated at `at`.
+    #[must_use]
+    pub fn with_updated_at(mut self, at: OffsetDateTime) -> Self {
+        self.updated_at = at;
+        self
+    }
 }
 
 /// Which connections to list. Empty fields match everything.
@@ -218,6 +260,8 @@ pub struct ConnectionFilter {
     pub service_name: Option<ServiceName>,
     /// Only connections with this status.
     pub status: Option<ConnectionStatus>,
+    /// Only connections made through this widget.
+    pub widget_id: Option<WidgetId>,
 }
 
 impl ConnectionFilter {
@@ -244,10 +288,17 @@ impl ConnectionFilter {
         self
     }
 
-    /// Whether a connection matches.
+    /// Only connections made through this widget.
+    pub fn widget(mut self, widget_id: WidgetId) -> Self {
+        self.widget_id = Some(widget_id);
+        self
+    }
+
+    /// Whether a connection matches: every field that is set is equal.
     pub fn matches(&self, c: &Connection) -> bool {
         self.business_name.as_ref().is_none_or(|b| *b == c.business_name)
             && self.service_name.as_ref().is_none_or(|s| *s == c.service_name)
             && self.status.is_none_or(|s| s == c.status)
+            && self.widget_id.as_ref().is_none_or(|w| *w == c.widget_id)
     }
 }

@@ -48,8 +48,8 @@ impl ConnectionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
-        Ok(self.state().businesses.contains_key(name))
+    async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
+        Ok(self.state().businesses.get(name).cloned())
     }
 
     async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS rc_connections (
 );
 CREATE INDEX IF NOT EXISTS rc_connections_business ON rc_connections (business_name, created_at);
 CREATE INDEX IF NOT EXISTS rc_connections_service ON rc_connections (service_name, created_at);
+CREATE INDEX IF NOT EXISTS rc_connections_widget ON rc_connections (widget_id, created_at);
 CREATE TABLE IF NOT EXISTS rc_credentials (
     connection_id TEXT PRIMARY KEY REFERENCES rc_connections (id),
     version INTEGER NOT NULL,
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS rc_pending (
 ///
 /// Several processes may open the same file; SQLite serializes their writes. For several app
 /// instances on several machines use a server database (PostgreSQL).
+///
+/// On unix a new database file is created readable and writable by its owner only (`0600`),
+/// and SQLite gives its `-wal` and `-shm` files the same mode. An existing file that group or
+/// others may access is opened with a warning (its mode is left alone).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<rusqlite::Connection>>,
@@ -112,27 +117,69 @@ fn get_connection(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option
         .optional()
 }
 
+/// Whether `path` names a file (not `:memory:`, a temporary database or a `file:` URI).
+fn is_plain_file(path: &Path) -> bool {
+    let s = path.as_os_str();
+    !(s.is_empty() || s == ":memory:" || path.to_str().is_some_and(|p| p.starts_with("file:")))
+}
+
+/// Creates the database file owner-only before SQLite opens it (SQLite creates its `-wal` and
+/// `-shm` files with the main file's mode); warns about an existing file open to others.
+#[cfg(unix)]
+fn prepare_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        // SQLite takes an empty file for a new database.
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{mode:03o}"),
+                    "the SQLite store's file is accessible to group or others; it holds encrypted \
+                     credentials and connection metadata: consider `chmod 600` (and its -wal, -shm files)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn prepare_file(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)?;
+    let has_version: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM rc_schema)", [], |r| r.get(0))?;
+    if !has_version {
+        conn.execute("INSERT INTO rc_schema (version) VALUES (1)", [])?;
+    }
+    Ok(conn)
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path` and its schema.
+    /// Opens (creating if needed) the database file at `path` and its schema. A new file is
+    /// created owner-only (`0600`) on unix. `:memory:` opens a private in-memory database.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> rusqlite::Result<rusqlite::Connection> {
-            let conn = rusqlite::Connection::open(&p)?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.execute_batch(SCHEMA)?;
-            let has_version: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM rc_schema)", [], |r| r.get(0))?;
-            if !has_version {
-                conn.execute("INSERT INTO rc_schema (version) VALUES (1)", [])?;
+        let conn = tokio::task::spawn_blocking(move || -> Result<rusqlite::Connection, StoreError> {
+            if is_plain_file(&p) {
+                prepare_file(&p).map_err(StoreError::backend)?;
             }
-            Ok(conn)
+            open_writer(&p).map_err(StoreError::backend)
         })
         .await
-        .map_err(StoreError::backend)?
-        .map_err(StoreError::backend)?;
+        .map_err(StoreError::backend)??;
         tracing::debug!(path = %path.display(), "opened SQLite store");
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path })
     }
@@ -180,11 +227,15 @@ impl ConnectionStore for SqliteStore {
         .await
     }
 
-    async fn business_exists(&self, name: &BusinessName) -> Result<bool, StoreError> {
+    async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
         let name = name.clone();
         self.with(move |c| {
-            c.query_row("SELECT EXISTS (SELECT 1 FROM rc_businesses WHERE name = ?1)", [name.as_str()], |r| r.get(0))
-                .map_err(db)
+            c.query_row("SELECT widget_id, created_at FROM rc_businesses WHERE name = ?1", [name.as_str()], |r| {
+                let widget_id = r.get::<_, String>(0)?.parse().map_err(|_| corrupt("widget id"))?;
+                Ok(BusinessRecord::new(name.clone(), widget_id, from_nanos(r.get(1)?)?))
+            })
+            .optional()
+            .map_err(db)
         })
         .await
     }
@@ -237,7 +288,8 @@ impl ConnectionStore for SqliteStore {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {CONNECTION_COLUMNS} FROM rc_connections
-                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2) AND (?3 IS NULL OR status = ?3)
+                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2)
+                       AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR widget_id = ?4)
                      ORDER BY created_at, id"
                 ))
                 .map_err(db)?;
@@ -247,6 +299,7 @@ impl ConnectionStore for SqliteStore {
                         f.business_name.as_ref().map(|b| b.as_str().to_owned()),
                         f.service_name.as_ref().map(|s| s.as_str().to_owned()),
                         f.status.map(|s| s.as_str()),
+                        f.widget_id.as_ref().map(|w| w.as_str().to_owned()),
                     ],
                     row_to_connection,
                 )
@@ -293,6 +346,7 @@ impl ConnectionStore for SqliteStore {
             if n == 0 {
                 return Ok(None);
             }
+            // The lease lives in the credentials row: it goes with it.
             tx.execute("DELETE FROM rc_credentials WHERE connection_id = ?1", [&id]).map_err(db)?;
             let out = get_connection(&tx, &id).map_err(db)?;
             tx.commit().map_err(db)?;
@@ -415,10 +469,70 @@ impl PendingStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::SqliteStore;
+    use crate::connection::Connection;
+    use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
+    use crate::store::{BusinessRecord, ConnectionStore, CredentialStore};
+
+    fn a_connection() -> Connection {
+        let at = time::OffsetDateTime::now_utc();
+        Connection::new(
+            ConnectionId::new_random(),
+            WidgetId::new("sqlite-tests").unwrap(),
+            BusinessName::new("Sqlite Tests").unwrap(),
+            ServiceName::new("xero").unwrap(),
+            None,
+            at,
+            at + time::Duration::days(365),
+        )
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn conformance() {
         let dir = tempfile::tempdir().unwrap();
-        let store = super::SqliteStore::open(dir.path().join("c.db")).await.unwrap();
+        let store = SqliteStore::open(dir.path().join("c.db")).await.unwrap();
         super::super::conformance::run_all(std::sync::Arc::new(store)).await;
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_database_and_its_wal_and_shm_files_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let c = a_connection();
+        store.insert_connection(&c, b"v1").await.unwrap();
+        store.replace_credentials(&c.id, 1, b"v2").await.unwrap();
+        assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().blob, b"v2");
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("new.db{suffix}"));
+            assert!(file.exists(), "{} exists while the store is open", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
+    /// An existing file keeps its mode: the store warns and leaves it to the operator.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_existing_database_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
+        let rec = BusinessRecord::new(
+            BusinessName::new("Old Ltd").unwrap(),
+            WidgetId::new("w").unwrap(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        assert!(store.reserve_business(&rec).await.unwrap());
+        assert_eq!(mode(&path), 0o640, "not changed behind the operator's back");
     }
 }
