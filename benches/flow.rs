@@ -91,7 +91,8 @@ fn flow(c: &mut Criterion) {
             let target = sdk_browser.authorize(&start.url, &callback).await.unwrap();
             let cookie = start.set_cookie().unwrap();
             let cookie = cookie.split(';').next().unwrap();
-            let done = connect.complete(&Callback::from_url(&target).unwrap().with_cookie_header(cookie)).await.unwrap();
+            let done =
+                connect.complete(&Callback::from_url(&target).unwrap().with_cookie_header(cookie)).await.unwrap();
             assert!(matches!(done, Completion::Connected { .. }));
             black_box(done);
         })

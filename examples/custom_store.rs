@@ -388,7 +388,7 @@ fn build_connect(sandbox: &MockServer, keyring: Keyring, store: JsonFileStore) -
         RailzSandboxConfig::new(sandbox.base_url(), sandbox.client_id(), ClientSecret::new(sandbox.client_secret()));
     let widget = WidgetConfig::new(
         WidgetId::new("custom-store")?,
-        "http://127.0.0.1:8080/connect/callback".parse()?,
+        connect_callback_url()?,
         "http://127.0.0.1:8080/connected".parse()?,
         "http://127.0.0.1:8080/connect-failed".parse()?,
     )?;
@@ -398,6 +398,11 @@ fn build_connect(sandbox: &MockServer, keyring: Keyring, store: JsonFileStore) -
         .with_keyring(keyring)
         .with_widget(widget)
         .build()?)
+}
+
+/// The app's callback route, registered at the provider.
+fn connect_callback_url() -> Result<url::Url, url::ParseError> {
+    "http://127.0.0.1:8080/connect/callback".parse()
 }
 
 #[tokio::main]
@@ -420,8 +425,10 @@ async fn main() -> Result<(), AnyError> {
     let connect = build_connect(&sandbox, keyring.clone(), JsonFileStore::open(&path)?)?;
     let session = connect.create_session(&WidgetId::new("custom-store")?, SessionRequest::new()).await?;
     let service = ServiceName::new(railz_sandbox::SERVICE_NAME)?;
-    let start = connect.begin(&session.token, &service, Inputs::new()).await?;
-    let callback = Callback::from_url(&railz_connect_mock::browser::authorize(&start.url).await?)?;
+    // A command-line run has no browser session to bind the authorization to: say so.
+    let start = connect.begin_headless(&session.token, &service, Inputs::new()).await?;
+    let callback_url = connect_callback_url()?;
+    let callback = Callback::from_url(&railz_connect_mock::browser::authorize(&start.url, &callback_url).await?)?;
     let connection = match connect.complete(&callback).await? {
         Completion::Connected { connection, .. } => connection,
         other => return Err(format!("unexpected outcome: {other:?}").into()),

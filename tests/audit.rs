@@ -436,3 +436,39 @@ async fn retry_after_as_an_http_date_is_read_against_the_sdks_clock() {
     let Error::Provider { source, .. } = &err else { panic!("{err:?}") };
     assert_eq!(source.retry_after(), Some(Duration::from_secs(90)));
 }
+
+// ---- 2.2 a business belongs to the widget that reserved it -----------------------------------
+
+#[tokio::test]
+async fn another_widget_cannot_claim_a_business_or_see_its_connections() {
+    let mock = railz_connect_mock::MockServer::start().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(railz_connect::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let second = railz_connect::WidgetConfig::new(
+        "second-widget".parse().unwrap(),
+        Url::parse(CALLBACK).unwrap(),
+        Url::parse(SUCCESS).unwrap(),
+        Url::parse(FAILURE).unwrap(),
+    )
+    .unwrap();
+    let connect =
+        Harness::builder(&mock, Arc::clone(&store), keyring(), clock.clone()).with_widget(second).build().unwrap();
+    let h = Harness { mock, connect, store, clock };
+    let acme = railz_connect::BusinessName::new("Acme Ltd").unwrap();
+    let session =
+        h.connect.create_session(&widget_id(), SessionRequest::new().business_name(acme.clone())).await.unwrap();
+    let start = h.connect.begin(&session.token, &sandbox_service(), Inputs::new()).await.unwrap();
+    let cb = h.authorize(&start).await;
+    assert!(matches!(h.connect.complete(&cb).await.unwrap(), Completion::Connected { .. }));
+
+    let other = "second-widget".parse().unwrap();
+    let r = h.connect.create_session(&other, SessionRequest::new().business_name(acme.clone())).await;
+    assert!(matches!(&r, Err(Error::BusinessOfAnotherWidget { business, .. }) if *business == acme), "{r:?}");
+    // The owner's widget still may, and sees its connection.
+    let again = h.connect.create_session(&widget_id(), SessionRequest::new().business_name(acme)).await.unwrap();
+    assert_eq!(again.connections.len(), 1);
+    // A fresh name is free for the second widget.
+    let fresh =
+        h.connect.create_session(&other, SessionRequest::new().business_name("Beta Ltd".parse().unwrap())).await;
+    assert!(fresh.unwrap().connections.is_empty());
+}

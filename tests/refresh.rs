@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use railz_connect::core::store::{CredentialStore, MemoryStore, SqliteStore, Store};
+use railz_connect::core::store::{MemoryStore, SqliteStore, Store};
 use railz_connect::{ConnectionStatus, Error, EventKind, ReasonCode};
 use railz_connect_mock::{Endpoint, Fault};
 

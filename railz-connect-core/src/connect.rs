@@ -603,6 +603,10 @@ impl Connect {
     /// Opens a widget session (server side, before showing the widget): reserves the given
     /// business name, or generates a unique one, and returns the sealed session token, the
     /// services the widget offers and the business's existing connections.
+    ///
+    /// A business name belongs to the widget that first reserved it: a session of another
+    /// widget for it fails with [`Error::BusinessOfAnotherWidget`], so one widget can neither
+    /// see nor extend another's connections.
     #[tracing::instrument(skip_all, fields(widget_id = %widget_id))]
     pub async fn create_session(&self, widget_id: &WidgetId, request: SessionRequest) -> Result<WidgetSession, Error> {
         let widget = self.widget(widget_id)?;
@@ -610,7 +614,14 @@ impl Connect {
         let (business_name, generated) = match request.business_name {
             Some(name) => {
                 let record = BusinessRecord::new(name.clone(), widget_id.clone(), now);
-                self.inner.store.reserve_business(&record).await?;
+                if !self.inner.store.reserve_business(&record).await? {
+                    // Known already: only through the widget that reserved it.
+                    let owner = self.inner.store.get_business(&name).await?.map(|b| b.widget_id);
+                    if owner.as_ref() != Some(widget_id) {
+                        tracing::warn!(business_name = %name, "session refused: the business belongs to another widget");
+                        return Err(Error::BusinessOfAnotherWidget { business: name, widget: widget_id.clone() });
+                    }
+                }
                 (name, false)
             }
             None => (self.generate_business_name(widget_id).await?, true),
@@ -642,8 +653,11 @@ impl Connect {
                 }
             })
             .collect();
-        let connections =
-            self.inner.store.list_connections(&ConnectionFilter::all().business(business_name.clone())).await?;
+        let connections = self
+            .inner
+            .store
+            .list_connections(&ConnectionFilter::all().widget(widget_id.clone()).business(business_name.clone()))
+            .await?;
         tracing::debug!(business_name = %business_name, generated, "widget session created");
         Ok(WidgetSession {
             token,

@@ -395,8 +395,12 @@ pub fn default_callback_error_reason(error: &str, description: Option<&str>) -> 
 /// (possibly rotated) tokens of the response.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TokenExtras {
-    #[serde(default, alias = "x_refresh_token_expires_in", deserialize_with = "lenient_seconds")]
+    #[serde(default, deserialize_with = "lenient_seconds")]
     refresh_token_expires_in: Option<u64>,
+    /// QuickBooks' name for it. A separate field, not a serde alias: a response carrying both
+    /// would otherwise be a "duplicate field" error, and a rotated token would be lost.
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    x_refresh_token_expires_in: Option<u64>,
     #[serde(default, deserialize_with = "lenient_string")]
     api_domain: Option<String>,
 }
@@ -545,7 +549,7 @@ impl<Q: Quirks> OAuth2Provider<Q> {
         let ttl = response.expires_in().or(self.definition.default_access_ttl);
         set.access_expires_at = ttl.map(|d| TokenSet::expiry(now, d));
         let extras = response.extra_fields();
-        set.refresh_expires_at = match extras.refresh_token_expires_in {
+        set.refresh_expires_at = match extras.refresh_token_expires_in.or(extras.x_refresh_token_expires_in) {
             Some(secs) => Some(TokenSet::expiry(now, Duration::from_secs(secs))),
             None if response.refresh_token().is_some() => None,
             None => previous.and_then(|p| p.refresh_expires_at),
@@ -737,6 +741,13 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let max = TokenSet::expiry(now, TokenSet::MAX_LIFETIME);
         for field in ["refresh_token_expires_in", "x_refresh_token_expires_in"] {
+            // Both names at once are not a duplicate field.
+            let both = parse(serde_json::json!({
+                "access_token": "a", "token_type": "bearer", "refresh_token": "r",
+                "refresh_token_expires_in": 60, "x_refresh_token_expires_in": 120,
+            }));
+            let set = provider().token_set(both, None, now).unwrap();
+            assert_eq!(set.refresh_expires_at, Some(now + time::Duration::seconds(60)));
             let response = parse(serde_json::json!({
                 "access_token": "new-access", "token_type": "Bearer", "refresh_token": "new-refresh",
                 "expires_in": 300_000_000_000u64, field: 300_000_000_000u64,
