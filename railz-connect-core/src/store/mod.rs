@@ -61,8 +61,8 @@ use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
 #[non_exhaustive]
 pub enum StoreError {
     /// A record with this key already exists (an insert of a connection id or a pending key
-    /// that is taken). Definite: nothing was written, and a retry would conflict again, so the
-    /// SDK never retries it. Use it only for a key conflict, never for a failure whose outcome
+    /// that is taken). Definite: this call wrote nothing, and a retry would conflict again, so
+    /// the SDK never retries it. Use it only for a key conflict, never for a failure whose outcome
     /// is unknown.
     #[error("a record with this key already exists: {0}")]
     Conflict(String),
@@ -88,8 +88,8 @@ impl StoreError {
     }
 }
 
-/// A reserved business name, with the widget that reserved it (its owner: the flow refuses
-/// another widget's session for this business).
+/// A reserved business name, with the widget that reserved it: its owner, which lets the flow
+/// keep one widget from claiming another widget's business.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

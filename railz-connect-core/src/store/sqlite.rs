@@ -1,8 +1,9 @@
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{ErrorCode, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{
@@ -46,7 +47,12 @@ CREATE TABLE IF NOT EXISTS rc_pending (
     expires_at INTEGER NOT NULL,
     record TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS rc_pending_expires ON rc_pending (expires_at);
 ";
+
+/// How long a statement waits for another connection's lock before failing with
+/// [`StoreError::Backend`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The embedded default store: one SQLite database file (WAL journal, `synchronous=FULL`, so
 /// a committed write survives a crash and a torn one is rolled back).
@@ -57,9 +63,16 @@ CREATE TABLE IF NOT EXISTS rc_pending (
 /// On unix a new database file is created readable and writable by its owner only (`0600`),
 /// and SQLite gives its `-wal` and `-shm` files the same mode. An existing file that group or
 /// others may access is opened with a warning (its mode is left alone).
+///
+/// Reads go through a second, read-only connection: in WAL mode readers never wait for the
+/// writer, so a point read (a connection, a business, credentials) runs right on the calling
+/// task when that connection is free, and on tokio's blocking pool otherwise. Listings and
+/// writes run on the blocking pool (a write waits for `fsync`). Timestamps keep nanoseconds.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    writer: Arc<Mutex<rusqlite::Connection>>,
+    /// `None` for an in-memory database (`:memory:`), which a second connection cannot share.
+    reader: Option<Arc<Mutex<rusqlite::Connection>>>,
     path: PathBuf,
 }
 
@@ -113,8 +126,18 @@ fn row_to_connection(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
 }
 
 fn get_connection(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Connection>> {
-    c.query_row(&format!("SELECT {CONNECTION_COLUMNS} FROM rc_connections WHERE id = ?1"), [id], row_to_connection)
+    c.prepare_cached(&format!("SELECT {CONNECTION_COLUMNS} FROM rc_connections WHERE id = ?1"))?
+        .query_row([id], row_to_connection)
         .optional()
+}
+
+fn lock(m: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
+    // A panic inside a statement leaves no transaction open (rusqlite rolls back on drop).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// Whether `path` names a file (not `:memory:`, a temporary database or a `file:` URI).
@@ -154,7 +177,7 @@ fn prepare_file(_path: &Path) -> std::io::Result<()> {
 
 fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -166,22 +189,35 @@ fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     Ok(conn)
 }
 
+/// The read-only connection. It waits for no lock when a read runs on the calling task
+/// (`busy_timeout` 0: a busy database sends the read to the blocking pool instead).
+fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::ZERO)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and its schema. A new file is
-    /// created owner-only (`0600`) on unix. `:memory:` opens a private in-memory database.
+    /// created owner-only (`0600`) on unix. `:memory:` opens a private in-memory database
+    /// (for tests: it lives as long as this store).
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<rusqlite::Connection, StoreError> {
-            if is_plain_file(&p) {
+        let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let file = is_plain_file(&p);
+            if file {
                 prepare_file(&p).map_err(StoreError::backend)?;
             }
-            open_writer(&p).map_err(StoreError::backend)
+            let writer = open_writer(&p).map_err(StoreError::backend)?;
+            let reader = if file { Some(open_reader(&p).map_err(StoreError::backend)?) } else { None };
+            Ok((writer, reader))
         })
         .await
         .map_err(StoreError::backend)??;
         tracing::debug!(path = %path.display(), "opened SQLite store");
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), path })
+        Ok(Self { writer: Arc::new(Mutex::new(writer)), reader: reader.map(|r| Arc::new(Mutex::new(r))), path })
     }
 
     /// The database file.
@@ -189,15 +225,63 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Runs a write on the blocking pool (it waits for the writer lock and `fsync`).
     async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let conn = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || f(&mut lock(&conn))).await.map_err(StoreError::backend)?
+    }
+
+    /// Runs a point read (one row by key) on the read-only connection: on the calling task
+    /// when that connection is free (a WAL reader waits for nobody, and one row takes
+    /// microseconds), on the blocking pool when it is busy with another read or the database
+    /// is locked (recovery, a checkpoint that resets the WAL).
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let Some(reader) = &self.reader else {
+            return self.with(move |c| f(c).map_err(db)).await;
+        };
+        let inline = match reader.try_lock() {
+            Ok(conn) => Some(f(&conn)),
+            Err(TryLockError::Poisoned(p)) => {
+                // A read panicked on the blocking pool, maybe while it could wait: never wait here.
+                let conn = p.into_inner();
+                conn.busy_timeout(Duration::ZERO).map_err(db)?;
+                Some(f(&conn))
+            }
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match inline {
+            Some(Err(e)) if is_busy(&e) => {}
+            Some(done) => return done.map_err(db),
+            None => {}
+        }
+        self.read_off_task(f).await
+    }
+
+    /// Runs a read of any size on the read-only connection on the blocking pool, where it may
+    /// wait for a lock.
+    async fn read_off_task<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let Some(reader) = &self.reader else {
+            return self.with(move |c| f(c).map_err(db)).await;
+        };
+        let reader = Arc::clone(reader);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
+            let conn = lock(&reader);
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+            let out = f(&conn);
+            conn.busy_timeout(Duration::ZERO).map_err(db)?;
+            out.map_err(db)
         })
         .await
         .map_err(StoreError::backend)?
@@ -217,10 +301,10 @@ impl ConnectionStore for SqliteStore {
         let b = business.clone();
         self.with(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "INSERT INTO rc_businesses (name, widget_id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
-                    params![b.name.as_str(), b.widget_id.as_str(), nanos(b.created_at)],
                 )
+                .and_then(|mut s| s.execute(params![b.name.as_str(), b.widget_id.as_str(), nanos(b.created_at)]))
                 .map_err(db)?;
             Ok(n == 1)
         })
@@ -229,13 +313,13 @@ impl ConnectionStore for SqliteStore {
 
     async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
         let name = name.clone();
-        self.with(move |c| {
-            c.query_row("SELECT widget_id, created_at FROM rc_businesses WHERE name = ?1", [name.as_str()], |r| {
-                let widget_id = r.get::<_, String>(0)?.parse().map_err(|_| corrupt("widget id"))?;
-                Ok(BusinessRecord::new(name.clone(), widget_id, from_nanos(r.get(1)?)?))
-            })
-            .optional()
-            .map_err(db)
+        self.read(move |c| {
+            c.prepare_cached("SELECT widget_id, created_at FROM rc_businesses WHERE name = ?1")?
+                .query_row([name.as_str()], |r| {
+                    let widget_id = r.get::<_, String>(0)?.parse().map_err(|_| corrupt("widget id"))?;
+                    Ok(BusinessRecord::new(name.clone(), widget_id, from_nanos(r.get(1)?)?))
+                })
+                .optional()
         })
         .await
     }
@@ -247,8 +331,8 @@ impl ConnectionStore for SqliteStore {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let id = k.id.to_string();
             let inserted = tx
-                .execute(
-                    &format!("INSERT INTO rc_connections ({CONNECTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING"),
+                .prepare_cached(&format!("INSERT INTO rc_connections ({CONNECTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING"))
+                .and_then(|mut s| s.execute(
                     params![
                         id,
                         k.widget_id.as_str(),
@@ -262,16 +346,14 @@ impl ConnectionStore for SqliteStore {
                         nanos(k.updated_at),
                         nanos(k.expires_at),
                     ],
-                )
+                ))
                 .map_err(db)?;
             if inserted == 0 {
                 return Err(StoreError::Conflict(format!("connection {id}")));
             }
-            tx.execute(
-                "INSERT INTO rc_credentials (connection_id, version, blob) VALUES (?1, 1, ?2)",
-                params![id, blob],
-            )
-            .map_err(db)?;
+            tx.prepare_cached("INSERT INTO rc_credentials (connection_id, version, blob) VALUES (?1, 1, ?2)")
+                .and_then(|mut s| s.execute(params![id, blob]))
+                .map_err(db)?;
             tx.commit().map_err(db)
         })
         .await
@@ -279,32 +361,29 @@ impl ConnectionStore for SqliteStore {
 
     async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         let id = id.to_string();
-        self.with(move |c| get_connection(c, &id).map_err(db)).await
+        self.read(move |c| get_connection(c, &id)).await
     }
 
     async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
         let f = filter.clone();
-        self.with(move |c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {CONNECTION_COLUMNS} FROM rc_connections
-                     WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2)
-                       AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR widget_id = ?4)
-                     ORDER BY created_at, id"
-                ))
-                .map_err(db)?;
-            let rows = stmt
-                .query_map(
-                    params![
-                        f.business_name.as_ref().map(|b| b.as_str().to_owned()),
-                        f.service_name.as_ref().map(|s| s.as_str().to_owned()),
-                        f.status.map(|s| s.as_str()),
-                        f.widget_id.as_ref().map(|w| w.as_str().to_owned()),
-                    ],
-                    row_to_connection,
-                )
-                .map_err(db)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db)
+        // A listing has no bound on its size: it stays off the task.
+        self.read_off_task(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CONNECTION_COLUMNS} FROM rc_connections
+                 WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2)
+                   AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR widget_id = ?4)
+                 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    f.business_name.as_ref().map(|b| b.as_str()),
+                    f.service_name.as_ref().map(|s| s.as_str()),
+                    f.status.map(|s| s.as_str()),
+                    f.widget_id.as_ref().map(|w| w.as_str()),
+                ],
+                row_to_connection,
+            )?;
+            rows.collect()
         })
         .await
     }
@@ -318,10 +397,10 @@ impl ConnectionStore for SqliteStore {
     ) -> Result<Option<Connection>, StoreError> {
         let id = id.to_string();
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE rc_connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
-                params![id, status.as_str(), reason.map(reason_str), nanos(at)],
             )
+            .and_then(|mut s| s.execute(params![id, status.as_str(), reason.map(reason_str), nanos(at)]))
             .map_err(db)?;
             get_connection(c, &id).map_err(db)
         })
@@ -338,16 +417,18 @@ impl ConnectionStore for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let n = tx
-                .execute(
+                .prepare_cached(
                     "UPDATE rc_connections SET status = 'disconnected', status_reason = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id, reason_str(reason), nanos(at)],
                 )
+                .and_then(|mut s| s.execute(params![id, reason_str(reason), nanos(at)]))
                 .map_err(db)?;
             if n == 0 {
                 return Ok(None);
             }
             // The lease lives in the credentials row: it goes with it.
-            tx.execute("DELETE FROM rc_credentials WHERE connection_id = ?1", [&id]).map_err(db)?;
+            tx.prepare_cached("DELETE FROM rc_credentials WHERE connection_id = ?1")
+                .and_then(|mut s| s.execute([&id]))
+                .map_err(db)?;
             let out = get_connection(&tx, &id).map_err(db)?;
             tx.commit().map_err(db)?;
             Ok(out)
@@ -360,12 +441,10 @@ impl ConnectionStore for SqliteStore {
 impl CredentialStore for SqliteStore {
     async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
         let id = id.to_string();
-        self.with(move |c| {
-            c.query_row("SELECT version, blob FROM rc_credentials WHERE connection_id = ?1", [id], |r| {
-                Ok(SealedCredentials { version: r.get::<_, i64>(0)? as u64, blob: r.get(1)? })
-            })
-            .optional()
-            .map_err(db)
+        self.read(move |c| {
+            c.prepare_cached("SELECT version, blob FROM rc_credentials WHERE connection_id = ?1")?
+                .query_row([&id], |r| Ok(SealedCredentials { version: r.get::<_, i64>(0)? as u64, blob: r.get(1)? }))
+                .optional()
         })
         .await
     }
@@ -380,10 +459,10 @@ impl CredentialStore for SqliteStore {
         let blob = blob.to_vec();
         self.with(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "UPDATE rc_credentials SET version = version + 1, blob = ?3 WHERE connection_id = ?1 AND version = ?2",
-                    params![id, expected_version as i64, blob],
                 )
+                .and_then(|mut s| s.execute(params![id, expected_version as i64, blob]))
                 .map_err(db)?;
             Ok((n == 1).then_some(expected_version + 1))
         })
@@ -401,11 +480,11 @@ impl CredentialStore for SqliteStore {
         let owner = owner.to_owned();
         self.with(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "UPDATE rc_credentials SET lease_owner = ?2, lease_until = ?4
                      WHERE connection_id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3)",
-                    params![id, owner, nanos(now), nanos(until)],
                 )
+                .and_then(|mut s| s.execute(params![id, owner, nanos(now), nanos(until)]))
                 .map_err(db)?;
             Ok(n == 1)
         })
@@ -416,10 +495,10 @@ impl CredentialStore for SqliteStore {
         let id = id.to_string();
         let owner = owner.to_owned();
         self.with(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE rc_credentials SET lease_owner = NULL, lease_until = NULL WHERE connection_id = ?1 AND lease_owner = ?2",
-                params![id, owner],
             )
+            .and_then(|mut s| s.execute(params![id, owner]))
             .map_err(db)?;
             Ok(())
         })
@@ -435,10 +514,10 @@ impl PendingStore for SqliteStore {
         let record = serde_json::to_string(pending).map_err(StoreError::backend)?;
         self.with(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "INSERT INTO rc_pending (key, expires_at, record) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
-                    params![key, expires, record],
                 )
+                .and_then(|mut s| s.execute(params![key, expires, record]))
                 .map_err(db)?;
             if n == 0 { Err(StoreError::Conflict("pending authorization".into())) } else { Ok(()) }
         })
@@ -449,8 +528,8 @@ impl PendingStore for SqliteStore {
         let key = key.to_owned();
         self.with(move |c| {
             let record: Option<String> = c
-                .query_row("DELETE FROM rc_pending WHERE key = ?1 RETURNING record", [key], |r| r.get(0))
-                .optional()
+                .prepare_cached("DELETE FROM rc_pending WHERE key = ?1 RETURNING record")
+                .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
                 .map_err(db)?;
             record
                 .map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("pending record: {e}"))))
@@ -461,7 +540,10 @@ impl PendingStore for SqliteStore {
 
     async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.with(move |c| {
-            c.execute("DELETE FROM rc_pending WHERE expires_at < ?1", [nanos(before)]).map(|n| n as u64).map_err(db)
+            c.prepare_cached("DELETE FROM rc_pending WHERE expires_at < ?1")
+                .and_then(|mut s| s.execute([nanos(before)]))
+                .map(|n| n as u64)
+                .map_err(db)
         })
         .await
     }
@@ -469,6 +551,8 @@ impl PendingStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::SqliteStore;
     use crate::connection::Connection;
     use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
@@ -491,7 +575,85 @@ mod tests {
     async fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("c.db")).await.unwrap();
-        super::super::conformance::run_all(std::sync::Arc::new(store)).await;
+        super::super::conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conformance_in_memory() {
+        let store = SqliteStore::open(":memory:").await.unwrap();
+        assert!(store.reader.is_none(), "an in-memory database has one connection");
+        super::super::conformance::run_all(Arc::new(store)).await;
+    }
+
+    /// Two handles on one file (two "instances"): each sees the other's writes at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_see_writes_of_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("two.db");
+        let (one, two) = (SqliteStore::open(&path).await.unwrap(), SqliteStore::open(&path).await.unwrap());
+        let c = a_connection();
+        one.insert_connection(&c, b"v1").await.unwrap();
+        assert_eq!(two.load_credentials(&c.id).await.unwrap().unwrap().blob, b"v1");
+        for v in 1..=20u64 {
+            let (writer, reader) = if v % 2 == 0 { (&one, &two) } else { (&two, &one) };
+            assert_eq!(writer.replace_credentials(&c.id, v, &v.to_be_bytes()).await.unwrap(), Some(v + 1));
+            let got = reader.load_credentials(&c.id).await.unwrap().unwrap();
+            assert_eq!((got.version, got.blob), (v + 1, v.to_be_bytes().to_vec()), "no stale snapshot");
+            assert_eq!(writer.load_credentials(&c.id).await.unwrap().unwrap().version, v + 1);
+        }
+    }
+
+    /// Polls a future once (it must be pending: its work waits for a lock held by the test).
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+        f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// A read finds the read-only connection busy (another read holds it) and runs on the
+    /// blocking pool instead of blocking the task; it answers once the connection is free.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_waits_for_a_busy_reader_off_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("busy.db")).await.unwrap();
+        let c = a_connection();
+        store.insert_connection(&c, b"v1").await.unwrap();
+        let held = store.reader.as_ref().unwrap().lock().unwrap();
+        let mut read = std::pin::pin!(store.load_credentials(&c.id));
+        assert!(poll_once(read.as_mut()).is_pending(), "waits off the task, does not block it");
+        drop(held);
+        assert_eq!(read.await.unwrap().unwrap().blob, b"v1");
+    }
+
+    /// A read that meets a busy database (SQLite's `SQLITE_BUSY`: recovery, a checkpoint
+    /// resetting the WAL) runs again on the blocking pool, where it waits for the lock; the
+    /// inline attempt never waits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_read_runs_again_off_the_task_with_a_busy_timeout() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("locked.db")).await.unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let test_thread = std::thread::current().id();
+        let seen = Arc::clone(&calls);
+        let timeouts = store
+            .read(move |c| {
+                let timeout: i64 = c.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+                let on_task = std::thread::current().id() == test_thread;
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    assert!(on_task, "the first attempt runs on the calling task");
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        Some("database is locked".into()),
+                    ));
+                }
+                assert!(!on_task, "the second runs on the blocking pool");
+                Ok(timeout)
+            })
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(timeouts, super::BUSY_TIMEOUT.as_millis() as i64, "the retry waits for the lock");
+        let inline: i64 = store.read(|c| c.query_row("PRAGMA busy_timeout", [], |r| r.get(0))).await.unwrap();
+        assert_eq!(inline, 0, "and the reader is back to never waiting");
     }
 
     #[cfg(unix)]
