@@ -1068,6 +1068,13 @@ impl Connect {
                     tracing::warn!(error = %e, attempt, "storing the new connection failed; retrying");
                     tokio::time::sleep(StdDuration::from_millis(50 << attempt)).await;
                 }
+                // A failed attempt may have committed after all (the id is fresh and random:
+                // nobody else has it), so a retry that conflicts found our own write.
+                Err(StoreError::Conflict(_))
+                    if attempt > 0 && self.inner.store.get_connection(&connection.id).await?.is_some() =>
+                {
+                    break;
+                }
                 Err(e) => {
                     self.revoke_unused(provider, &tokens).await;
                     return Err(e.into());
