@@ -472,3 +472,14 @@ async fn another_widget_cannot_claim_a_business_or_see_its_connections() {
         h.connect.create_session(&other, SessionRequest::new().business_name("Beta Ltd".parse().unwrap())).await;
     assert!(fresh.unwrap().connections.is_empty());
 }
+
+#[tokio::test]
+async fn a_connection_insert_whose_acknowledgement_was_lost_still_connects() {
+    let store = Arc::new(InstrumentedStore::new(Arc::new(MemoryStore::new())));
+    let h = Harness::with_store(store.clone()).await;
+    store.insert_acks_lost.store(1, std::sync::atomic::Ordering::SeqCst);
+    let c = h.connect_one().await;
+    assert_eq!(store.insert_acks_lost.load(std::sync::atomic::Ordering::SeqCst), 0, "the lost acknowledgement was hit");
+    assert_eq!(h.connect.connections(&ConnectionFilter::all()).await.unwrap(), vec![c]);
+    assert_eq!(h.mock.calls(Endpoint::Revoke), 0, "the grant is in use: not revoked");
+}

@@ -128,7 +128,8 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
     let connect = child_connect(&mock.base_url(), store.clone()).await;
     let all = connect.connections(&ConnectionFilter::all().status(ConnectionStatus::Active)).await.unwrap();
     for c in &all {
-        let tokens = connect.refresh(&c.id).await.unwrap_or_else(|e| panic!("connection {} no longer refreshes: {e}", c.id));
+        let tokens =
+            connect.refresh(&c.id).await.unwrap_or_else(|e| panic!("connection {} no longer refreshes: {e}", c.id));
         let token = tokens.refresh_token.unwrap();
         let lineage = mock.refresh_token_lineage(token.secret()).unwrap();
         assert_eq!(lineage.last().map(String::as_str), Some(token.secret()));

@@ -151,6 +151,8 @@ tokio::task_local! {
 pub struct InstrumentedStore {
     inner: Arc<dyn Store>,
     pub write_failures_left: AtomicUsize,
+    /// Connection inserts that commit, then answer a backend error (a lost acknowledgement).
+    pub insert_acks_lost: AtomicUsize,
     readers: Mutex<HashSet<usize>>,
     lease_refusals: AtomicUsize,
     changed: Notify,
@@ -161,6 +163,7 @@ impl InstrumentedStore {
         Self {
             inner,
             write_failures_left: AtomicUsize::new(0),
+            insert_acks_lost: AtomicUsize::new(0),
             readers: Mutex::new(HashSet::new()),
             lease_refusals: AtomicUsize::new(0),
             changed: Notify::new(),
@@ -199,7 +202,11 @@ impl ConnectionStore for InstrumentedStore {
         self.inner.get_business(n).await
     }
     async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
-        self.inner.insert_connection(c, blob).await
+        self.inner.insert_connection(c, blob).await?;
+        if self.insert_acks_lost.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(StoreError::backend(std::io::Error::other("connection reset after commit")));
+        }
+        Ok(())
     }
     async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         self.inner.get_connection(id).await
