@@ -483,3 +483,37 @@ async fn a_connection_insert_whose_acknowledgement_was_lost_still_connects() {
     assert_eq!(h.connect.connections(&ConnectionFilter::all()).await.unwrap(), vec![c]);
     assert_eq!(h.mock.calls(Endpoint::Revoke), 0, "the grant is in use: not revoked");
 }
+
+// ---- 3.5 discovery ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_provider_is_discovered_from_its_metadata_and_the_issuer_must_match() {
+    use railz_connect::core::http::HttpClient;
+    use railz_connect::core::provider::{ClientAuth, Pkce, ServerMetadata};
+    let mock = railz_connect_mock::MockServer::start().await.unwrap();
+    let http = HttpClient::new().unwrap();
+    let issuer = mock.issuer();
+    let d = OAuth2Definition::discover(&http, &issuer, "acmeBooks".parse().unwrap(), "Acme Books").await.unwrap();
+    assert_eq!((&d.endpoints.authorize, &d.endpoints.token), (&mock.authorize_url(), &mock.token_url()));
+    assert_eq!(d.endpoints.revoke.as_ref(), Some(&mock.revoke_url()));
+    assert_eq!((d.issuer.as_deref(), d.require_issuer), (Some(issuer.as_str()), true));
+    assert_eq!((d.pkce, d.client_auth), (Pkce::Supported, ClientAuth::Basic));
+    assert_eq!(mock.calls(Endpoint::Metadata), 1);
+
+    // RFC 8414's document missing: OpenID Connect discovery's is used.
+    mock.fail_next(Endpoint::Metadata, Fault::Status(404));
+    assert_eq!(ServerMetadata::discover(&http, &issuer).await.unwrap().issuer, issuer);
+    assert_eq!(mock.calls(Endpoint::Metadata), 3);
+
+    // A document naming another issuer is refused, saying what was expected and what came.
+    mock.set_metadata_issuer(Some("https://attacker.example".into()));
+    let err = ServerMetadata::discover(&http, &issuer).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::IssuerMismatch { expected, got } if *expected == issuer && got == "https://attacker.example"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("https://attacker.example") && err.to_string().contains(&issuer));
+    // Not https: refused before any request.
+    let err = ServerMetadata::discover(&http, "http://auth.acme.example").await.unwrap_err();
+    assert!(matches!(err, ProviderError::InvalidRequest(_)), "{err:?}");
+}

@@ -237,10 +237,10 @@ impl ConnectionStore for InstrumentedStore {
 impl CredentialStore for InstrumentedStore {
     async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
         let loaded = self.inner.load_credentials(id).await;
-        if let Ok(caller) = CALLER.try_with(|c| *c) {
-            if self.readers.lock().unwrap().insert(caller) {
-                self.changed.notify_waiters();
-            }
+        if let Ok(caller) = CALLER.try_with(|c| *c)
+            && self.readers.lock().unwrap().insert(caller)
+        {
+            self.changed.notify_waiters();
         }
         loaded
     }

@@ -120,11 +120,11 @@ impl OAuth2Definition {
         if let Some(revoke) = &metadata.revocation_endpoint {
             definition = definition.with_revocation(revoke.clone(), RevocationStyle::Rfc7009);
         }
-        if let Some(methods) = &metadata.code_challenge_methods_supported {
-            if !methods.iter().any(|m| m == "S256") {
-                tracing::warn!("the server does not list PKCE S256: PKCE is not sent");
-                definition = definition.with_pkce(Pkce::Unsupported);
-            }
+        if let Some(methods) = &metadata.code_challenge_methods_supported
+            && !methods.iter().any(|m| m == "S256")
+        {
+            tracing::warn!("the server does not list PKCE S256: PKCE is not sent");
+            definition = definition.with_pkce(Pkce::Unsupported);
         }
         if let Some(methods) = &metadata.token_endpoint_auth_methods_supported {
             let has = |m: &str| methods.iter().any(|x| x == m);
