@@ -14,6 +14,8 @@ use crate::ids::{BusinessName, ConnectionId};
 struct State {
     businesses: HashMap<BusinessName, BusinessRecord>,
     connections: HashMap<ConnectionId, Connection>,
+    /// The connections of each business (a business's listing does not scan the store).
+    by_business: HashMap<BusinessName, Vec<ConnectionId>>,
     credentials: HashMap<ConnectionId, SealedCredentials>,
     leases: HashMap<ConnectionId, (String, OffsetDateTime)>,
     pending: HashMap<String, PendingAuthorization>,
@@ -58,6 +60,7 @@ impl ConnectionStore for MemoryStore {
             return Err(StoreError::Conflict(format!("connection {}", connection.id)));
         }
         s.connections.insert(connection.id, connection.clone());
+        s.by_business.entry(connection.business_name.clone()).or_default().push(connection.id);
         s.credentials.insert(connection.id, SealedCredentials { version: 1, blob: credentials.to_vec() });
         Ok(())
     }
@@ -67,8 +70,20 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
-        let mut out: Vec<Connection> =
-            self.state().connections.values().filter(|c| filter.matches(c)).cloned().collect();
+        let s = self.state();
+        let mut out: Vec<Connection> = match &filter.business_name {
+            Some(business) => s
+                .by_business
+                .get(business)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| s.connections.get(id))
+                .filter(|c| filter.matches(c))
+                .cloned()
+                .collect(),
+            None => s.connections.values().filter(|c| filter.matches(c)).cloned().collect(),
+        };
+        drop(s);
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(out)
     }

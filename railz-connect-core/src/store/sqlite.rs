@@ -232,6 +232,15 @@ impl SqliteStore {
         F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.writer);
+        // On a multi-threaded runtime the write (an fsync) runs in place: the runtime hands
+        // this worker's other tasks to another thread meanwhile, and the write skips the
+        // hop to the blocking pool, which cost as much as a third of the write itself. A
+        // current-thread runtime cannot do that: there it goes to the blocking pool.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            return tokio::task::block_in_place(move || f(&mut lock(&conn)));
+        }
         tokio::task::spawn_blocking(move || f(&mut lock(&conn))).await.map_err(StoreError::backend)?
     }
 
