@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -205,26 +204,6 @@ async fn token_type_is_compared_case_insensitively() {
     assert!(matches!(h.connect.complete(&cb).await.unwrap(), Completion::Connected { .. }));
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn sentinel_secrets_appear_nowhere() {
     let capture = Capture::default();
@@ -254,7 +233,7 @@ async fn sentinel_secrets_appear_nowhere() {
     let error = h.connect.refresh(&connection.id).await.unwrap_err();
     let verifier = h.mock.requests(Endpoint::Token)[0].form_param("code_verifier").unwrap().to_owned();
 
-    let mut seen = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let mut seen = String::from_utf8(capture.bytes()).unwrap();
     seen.push_str(&format!("{completion:?}{cb:?}{first:?}{refreshed:?}{error:?}{error}{:?}{start:?}", h.connect));
     let mut source: Option<&dyn std::error::Error> = Some(&error);
     while let Some(e) = source {
