@@ -32,7 +32,19 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// What `from_query` must answer for `query`: the parameters, or the first offending name.
+/// How the SDK bounds an outside value it keeps in an error: at most 256 characters, control
+/// characters replaced by U+FFFD, `…` when cut.
+fn bounded(value: &str) -> String {
+    let mut out: String =
+        value.chars().take(256).map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }).collect();
+    if value.chars().nth(256).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// What `from_query` must answer for `query`: the parameters, or the first offending name
+/// (bounded).
 fn oracle(query: &str) -> Result<BTreeMap<String, String>, CallbackError> {
     let query = query.strip_prefix('?').unwrap_or(query);
     let mut params = BTreeMap::new();
@@ -41,7 +53,7 @@ fn oracle(query: &str) -> Result<BTreeMap<String, String>, CallbackError> {
             return Err(CallbackError::Malformed);
         }
         if params.contains_key(name.as_ref()) {
-            return Err(CallbackError::DuplicateParameter(name.into_owned()));
+            return Err(CallbackError::DuplicateParameter(bounded(&name)));
         }
         params.insert(name.into_owned(), value.into_owned());
     }
