@@ -24,14 +24,14 @@ use aes_gcm_siv::aead::{Aead, Generate, KeyInit, Payload};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use railz_connect::core::crypto::{DataKey, Keyring, RecordBinding};
-use railz_connect::core::provider::Inputs;
-use railz_connect::core::secret::{AccessToken, ClientSecret, RefreshToken};
-use railz_connect::core::store::{MemoryStore, SqliteStore, Store};
+use railz_connect::crypto::{DataKey, Keyring, RecordBinding, RecordKind};
+use railz_connect::provider::{Credentials, Inputs, TokenSet};
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
+use railz_connect::secret::{AccessToken, ClientSecret, RefreshToken};
+use railz_connect::store::{MemoryStore, SqliteStore, Store};
 use railz_connect::{
-    BusinessName, Callback, Completion, Connect, Connection, ConnectionId, ServiceName, SessionRequest, TokenSet,
-    WidgetConfig, WidgetId,
+    BusinessName, Callback, Completion, Connect, Connection, ConnectionId, ServiceName, SessionRequest, WidgetConfig,
+    WidgetId,
 };
 use railz_connect_mock::MockServer;
 use sha2::Digest;
@@ -48,13 +48,12 @@ fn flow(c: &mut Criterion) {
     let mock = rt.block_on(MockServer::start()).unwrap();
     let config = RailzSandboxConfig::new(mock.base_url(), mock.client_id(), ClientSecret::new(mock.client_secret()));
     let widget_id = WidgetId::new("bench").unwrap();
-    let widget = WidgetConfig::new(
-        widget_id.clone(),
-        CALLBACK.parse().unwrap(),
-        "https://app.example/ok".parse().unwrap(),
-        "https://app.example/fail".parse().unwrap(),
-    )
-    .unwrap();
+    let widget = WidgetConfig::builder(widget_id.clone())
+        .with_redirect_uri(CALLBACK.parse().unwrap())
+        .with_success_url("https://app.example/ok".parse().unwrap())
+        .with_failure_url("https://app.example/fail".parse().unwrap())
+        .build()
+        .unwrap();
     let connect = Connect::builder()
         .with_provider(Arc::new(railz_sandbox::provider(&config)))
         .with_store(Arc::new(MemoryStore::new()))
@@ -169,37 +168,42 @@ fn credentials(c: &mut Criterion) {
         WidgetId::new("bench").unwrap(),
         BusinessName::new("Bench Ltd").unwrap(),
         ServiceName::new("railzSandbox").unwrap(),
-        None,
         now,
-        now + time::Duration::days(365),
     );
     let id = connection.id.to_string();
     let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-    let tokens = token_set();
+    let tokens = Credentials::from(token_set());
     let first = keyring.seal_credentials(&connection, &tokens).unwrap();
-    rt.block_on(store.insert_connection(&connection, &first)).unwrap();
+    rt.block_on(store.insert_connection(&connection, &first, &[])).unwrap();
 
     // The floor: a second connection to the same file, same pragmas, a raw row of its own.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.pragma_update(None, "journal_mode", "WAL").unwrap();
     raw.pragma_update(None, "synchronous", "FULL").unwrap();
-    raw.execute_batch("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, blob BLOB NOT NULL); INSERT OR REPLACE INTO floor VALUES (1, x'00');").unwrap();
+    // The same columns the store writes: the blob, its key id and the two expiries.
+    raw.execute_batch(
+        "CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, blob BLOB NOT NULL, key_id INTEGER NOT NULL,
+         access_expires_at INTEGER, refresh_expires_at INTEGER);
+         INSERT OR REPLACE INTO floor VALUES (1, x'00', 1, NULL, NULL);",
+    )
+    .unwrap();
     let cipher = Aes256GcmSiv::new_from_slice(&[7; 32]).unwrap();
     // The floor encrypts a payload of the same size as the SDK's sealed token set.
-    let plaintext = keyring.open(&RecordBinding::new("credentials", &ids), &first).unwrap();
+    let plaintext = keyring.open(&RecordBinding::new(RecordKind::Credentials, &ids), &first.blob).unwrap();
+    let expiry = first.access_expires_at.map(|t| t.unix_timestamp_nanos() as i64);
 
     let mut group = c.benchmark_group("credentials");
     group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     let mut version = 1u64;
     group.bench_function("seal_and_store", |b| {
         b.to_async(&rt).iter(|| {
-            let blob = keyring.seal_credentials(&connection, &tokens).unwrap();
+            let sealed = keyring.seal_credentials(&connection, &tokens).unwrap();
             let v = version;
             version += 1;
             let store = &store;
             let cid = connection.id;
             async move {
-                assert_eq!(store.replace_credentials(&cid, v, &blob).await.unwrap(), Some(v + 1));
+                assert_eq!(store.replace_credentials(&cid, v, &sealed, &[]).await.unwrap(), Some(v + 1));
             }
         })
     });
@@ -207,14 +211,20 @@ fn credentials(c: &mut Criterion) {
         b.iter(|| {
             let nonce = Nonce::generate();
             let ct = cipher.encrypt(&nonce, Payload { msg: &plaintext, aad: b"floor" }).unwrap();
-            let n = raw.execute("UPDATE floor SET blob = ?1 WHERE id = 1", [&ct]).unwrap();
+            let n = raw
+                .execute(
+                    "UPDATE floor SET blob = ?1, key_id = ?2, access_expires_at = ?3, refresh_expires_at = ?4 WHERE id = 1",
+                    rusqlite::params![ct, 1, expiry, None::<i64>],
+                )
+                .unwrap();
             assert_eq!(n, 1);
         })
     });
     group.bench_function("load_and_open", |b| {
         b.to_async(&rt).iter(|| async {
             let sealed = store.load_credentials(&connection.id).await.unwrap().unwrap();
-            let back: TokenSet = keyring.open_credentials(&connection, &sealed.blob).unwrap();
+            let back: TokenSet =
+                keyring.open_credentials(&connection, &sealed.sealed.blob).unwrap().into_oauth2().unwrap();
             black_box(back);
         })
     });

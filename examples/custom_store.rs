@@ -5,7 +5,7 @@
 //! ```
 //!
 //! [`JsonFileStore`] keeps every record in one JSON file. It shows what a store must do:
-//! implement the three traits of `railz_connect::core::store` (`ConnectionStore`,
+//! implement the three traits of `railz_connect::store` (`ConnectionStore`,
 //! `CredentialStore`, `PendingStore`; `Store` then comes for free), keep their atomic
 //! semantics, and pass `store::conformance::run_all`. Copy the pattern, not the backend:
 //!
@@ -13,7 +13,13 @@
 //!   under one `std::sync::Mutex` that is never held across an `.await`;
 //! - the file is replaced crash-safely: temp file in the same directory, `sync_all`, `rename`
 //!   over the target, `sync_all` on the directory;
-//! - credentials are opaque ciphertext (`SealedCredentials`): store the bytes and the version.
+//! - credentials are opaque ciphertext (`SealedCredentials`): store the bytes, the version, and
+//!   the plaintext facts beside them (key id, expiries) that the refresher and the key-rotation
+//!   sweep query;
+//! - mutations carry the events they cause: a store with an outbox writes them with the change
+//!   (this one has none, so `Connect` hands them to its sinks after the write);
+//! - status changes are conditional on the current status, pending records are taken only as
+//!   their kind, and listings page.
 //!
 //! One file and one in-process lock means one process at a time: for several app instances,
 //! use a database (the embedded `SqliteStore`, or your own) with the same trait semantics.
@@ -28,16 +34,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use railz_connect::core::crypto::{DataKey, Keyring};
-use railz_connect::core::provider::Inputs;
-use railz_connect::core::secret::ClientSecret;
-use railz_connect::core::store::{
-    BusinessRecord, ConnectionStore, CredentialStore, PendingAuthorization, PendingStore, SealedCredentials,
-    StoreError, conformance,
-};
+use railz_connect::crypto::{DataKey, KeyId, Keyring};
+use railz_connect::provider::Inputs;
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
+use railz_connect::secret::ClientSecret;
+use railz_connect::store::{
+    BusinessRecord, ConnectionStore, CredentialStore, DueRefresh, Page, PendingAuthorization, PendingKind,
+    PendingStore, SealedCredentials, StatusChange, StoreError, StoredCredentials, conformance,
+};
 use railz_connect::{
-    BusinessName, Callback, Completion, Connect, Connection, ConnectionFilter, ConnectionId, ConnectionStatus,
+    BusinessName, Callback, Completion, Connect, Connection, ConnectionFilter, ConnectionId, ConnectionStatus, Event,
     ReasonCode, ServiceName, SessionRequest, WidgetConfig, WidgetId,
 };
 use railz_connect_mock::MockServer;
@@ -52,7 +58,7 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 struct State {
     businesses: BTreeMap<BusinessName, BusinessRecord>,
     connections: BTreeMap<ConnectionId, Connection>,
-    credentials: BTreeMap<ConnectionId, SealedCredentials>,
+    credentials: BTreeMap<ConnectionId, StoredCredentials>,
     leases: BTreeMap<ConnectionId, (String, OffsetDateTime)>,
     pending: BTreeMap<String, PendingAuthorization>,
 }
@@ -65,18 +71,28 @@ impl State {
     /// The file format: the SDK's own serde forms for records, base64 for credential blobs.
     fn to_json(&self) -> Result<Value, StoreError> {
         let records = |r: Result<Vec<Value>, serde_json::Error>| r.map_err(StoreError::backend);
-        let credentials: Map<String, Value> = self
-            .credentials
-            .iter()
-            .map(|(id, c)| (id.to_string(), json!({ "version": c.version, "blob": STANDARD.encode(&c.blob) })))
-            .collect();
+        let time = |t: Option<OffsetDateTime>| t.map(|t| t.format(&Rfc3339)).transpose().map_err(StoreError::backend);
+        let mut credentials = Map::new();
+        for (id, c) in &self.credentials {
+            let s = &c.sealed;
+            credentials.insert(
+                id.to_string(),
+                json!({
+                    "version": c.version,
+                    "blob": STANDARD.encode(&s.blob),
+                    "keyId": s.key_id,
+                    "accessExpiresAt": time(s.access_expires_at)?,
+                    "refreshExpiresAt": time(s.refresh_expires_at)?,
+                }),
+            );
+        }
         let mut leases = Map::new();
         for (id, (owner, until)) in &self.leases {
             let until = until.format(&Rfc3339).map_err(StoreError::backend)?;
             leases.insert(id.to_string(), json!({ "owner": owner, "until": until }));
         }
         Ok(json!({
-            "format": 1,
+            "format": 2,
             "businesses": records(self.businesses.values().map(serde_json::to_value).collect())?,
             "connections": records(self.connections.values().map(serde_json::to_value).collect())?,
             "credentials": credentials,
@@ -87,7 +103,7 @@ impl State {
 
     fn from_json(bytes: &[u8]) -> Result<Self, StoreError> {
         let mut file: Value = serde_json::from_slice(bytes).map_err(corrupt)?;
-        if file["format"] != 1 {
+        if file["format"] != 2 {
             return Err(corrupt("unknown format"));
         }
         let mut take = |key: &str| file.get_mut(key).map(Value::take).ok_or_else(|| corrupt(format!("no {key}")));
@@ -108,7 +124,16 @@ impl State {
             let id = ConnectionId::parse(id).map_err(corrupt)?;
             let version = c["version"].as_u64().ok_or_else(|| corrupt("credentials version"))?;
             let blob = c["blob"].as_str().ok_or_else(|| corrupt("credentials blob"))?;
-            s.credentials.insert(id, SealedCredentials { version, blob: STANDARD.decode(blob).map_err(corrupt)? });
+            let key_id = c["keyId"].as_u64().and_then(|k| KeyId::try_from(k).ok()).ok_or_else(|| corrupt("key id"))?;
+            let time = |v: &Value| match v.as_str() {
+                Some(t) => OffsetDateTime::parse(t, &Rfc3339).map(Some).map_err(corrupt),
+                None if v.is_null() => Ok(None),
+                None => Err(corrupt("credentials expiry")),
+            };
+            let sealed = SealedCredentials::new(STANDARD.decode(blob).map_err(corrupt)?, key_id)
+                .with_access_expires_at(time(&c["accessExpiresAt"])?)
+                .with_refresh_expires_at(time(&c["refreshExpiresAt"])?);
+            s.credentials.insert(id, StoredCredentials::new(version, sealed));
         }
         for (id, l) in leases.as_object().ok_or_else(|| corrupt("leases"))? {
             let id = ConnectionId::parse(id).map_err(corrupt)?;
@@ -163,7 +188,7 @@ impl Inner {
     }
 }
 
-/// A [`railz_connect::core::store::Store`] that keeps every record in one JSON file.
+/// A [`railz_connect::store::Store`] that keeps every record in one JSON file.
 /// Open one per file per process.
 pub struct JsonFileStore {
     inner: Arc<Inner>,
@@ -235,13 +260,18 @@ impl ConnectionStore for JsonFileStore {
         Ok(self.read(|s| s.businesses.get(name).cloned()))
     }
 
-    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {
-        let (c, blob) = (connection.clone(), credentials.to_vec());
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+        _events: &[Event],
+    ) -> Result<(), StoreError> {
+        let (c, sealed) = (connection.clone(), credentials.clone());
         self.write(move |s| {
             if s.connections.contains_key(&c.id) {
                 return Err(StoreError::Conflict(format!("connection {}", c.id)));
             }
-            s.credentials.insert(c.id, SealedCredentials { version: 1, blob });
+            s.credentials.insert(c.id, StoredCredentials::new(1, sealed));
             s.connections.insert(c.id, c);
             Ok(())
         })
@@ -252,24 +282,25 @@ impl ConnectionStore for JsonFileStore {
         Ok(self.read(|s| s.connections.get(id).cloned()))
     }
 
-    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+    async fn list_connections(&self, filter: &ConnectionFilter, page: &Page) -> Result<Vec<Connection>, StoreError> {
+        let after = |c: &Connection| page.after.is_none_or(|cursor| cursor.precedes(c));
         let mut out: Vec<Connection> =
-            self.read(|s| s.connections.values().filter(|c| filter.matches(c)).cloned().collect());
+            self.read(|s| s.connections.values().filter(|c| filter.matches(c) && after(c)).cloned().collect());
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        out.truncate(page.limit);
         Ok(out)
     }
 
     async fn set_connection_status(
         &self,
         id: &ConnectionId,
-        status: ConnectionStatus,
-        reason: Option<ReasonCode>,
-        at: OffsetDateTime,
+        change: &StatusChange,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
-        let id = *id;
+        let (id, change) = (*id, *change);
         self.write(move |s| {
-            Ok(s.connections.get_mut(&id).map(|c| {
-                (c.status, c.status_reason, c.updated_at) = (status, reason, at);
+            Ok(s.connections.get_mut(&id).filter(|c| c.status == change.expected).map(|c| {
+                (c.status, c.status_reason, c.updated_at) = (change.status, change.reason, change.at);
                 c.clone()
             }))
         })
@@ -281,10 +312,13 @@ impl ConnectionStore for JsonFileStore {
         id: &ConnectionId,
         reason: ReasonCode,
         at: OffsetDateTime,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
         let id = *id;
         self.write(move |s| {
-            let Some(c) = s.connections.get_mut(&id) else { return Ok(None) };
+            let Some(c) = s.connections.get_mut(&id).filter(|c| c.status != ConnectionStatus::Disconnected) else {
+                return Ok(None);
+            };
             (c.status, c.status_reason, c.updated_at) = (ConnectionStatus::Disconnected, Some(reason), at);
             let c = c.clone();
             s.credentials.remove(&id);
@@ -297,7 +331,7 @@ impl ConnectionStore for JsonFileStore {
 
 #[async_trait]
 impl CredentialStore for JsonFileStore {
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<StoredCredentials>, StoreError> {
         Ok(self.read(|s| s.credentials.get(id).cloned()))
     }
 
@@ -305,17 +339,49 @@ impl CredentialStore for JsonFileStore {
         &self,
         id: &ConnectionId,
         expected_version: u64,
-        blob: &[u8],
+        credentials: &SealedCredentials,
+        _events: &[Event],
     ) -> Result<Option<u64>, StoreError> {
-        let (id, blob) = (*id, blob.to_vec());
+        let (id, sealed) = (*id, credentials.clone());
         self.write(move |s| match s.credentials.get_mut(&id) {
             Some(c) if c.version == expected_version => {
-                *c = SealedCredentials { version: c.version + 1, blob };
+                *c = StoredCredentials::new(c.version + 1, sealed);
                 Ok(Some(c.version))
             }
             _ => Ok(None),
         })
         .await
+    }
+
+    async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError> {
+        let mut due: Vec<DueRefresh> = self.read(|s| {
+            s.credentials
+                .iter()
+                .filter_map(|(id, c)| {
+                    c.sealed.access_expires_at.filter(|at| *at < before).map(|at| DueRefresh::new(*id, at))
+                })
+                .collect()
+        });
+        due.sort_by_key(|d| (d.access_expires_at, d.connection_id));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn sealed_with_key(
+        &self,
+        key_id: KeyId,
+        after: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        // A BTreeMap iterates in id order.
+        Ok(self.read(|s| {
+            s.credentials
+                .iter()
+                .filter(|(id, c)| c.sealed.key_id == key_id && after.is_none_or(|a| **id > a))
+                .map(|(id, _)| *id)
+                .take(limit)
+                .collect()
+        }))
     }
 
     async fn try_lease(
@@ -367,9 +433,15 @@ impl PendingStore for JsonFileStore {
         .await
     }
 
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, StoreError> {
         let key = key.to_owned();
-        self.write(move |s| Ok(s.pending.remove(&key))).await
+        self.write(move |s| {
+            if s.pending.get(&key).is_none_or(|p| p.kind != kind) {
+                return Ok(None);
+            }
+            Ok(s.pending.remove(&key))
+        })
+        .await
     }
 
     async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -386,12 +458,11 @@ impl PendingStore for JsonFileStore {
 fn build_connect(sandbox: &MockServer, keyring: Keyring, store: JsonFileStore) -> Result<Connect, AnyError> {
     let config =
         RailzSandboxConfig::new(sandbox.base_url(), sandbox.client_id(), ClientSecret::new(sandbox.client_secret()));
-    let widget = WidgetConfig::new(
-        WidgetId::new("custom-store")?,
-        connect_callback_url()?,
-        "http://127.0.0.1:8080/connected".parse()?,
-        "http://127.0.0.1:8080/connect-failed".parse()?,
-    )?;
+    let widget = WidgetConfig::builder(WidgetId::new("custom-store")?)
+        .with_redirect_uri(connect_callback_url()?)
+        .with_success_url("http://127.0.0.1:8080/connected".parse()?)
+        .with_failure_url("http://127.0.0.1:8080/connect-failed".parse()?)
+        .build()?;
     Ok(Connect::builder()
         .with_provider(Arc::new(railz_sandbox::provider(&config)))
         .with_store(Arc::new(store))
@@ -415,7 +486,10 @@ async fn main() -> Result<(), AnyError> {
     println!("conformance suite: passed");
 
     // 2. Everything it wrote is in the file.
-    let left = JsonFileStore::open(&path)?.list_connections(&ConnectionFilter::all()).await?.len();
+    let left = JsonFileStore::open(&path)?
+        .list_connections(&ConnectionFilter::all(), &Page::first(Page::MAX_LIMIT))
+        .await?
+        .len();
     assert!(left > 0, "the conformance run left connections behind");
     println!("reopened:        {left} connection(s) in {}", path.display());
 
@@ -440,9 +514,10 @@ async fn main() -> Result<(), AnyError> {
 
     // 4. A fresh `Connect` over the reopened file (a restart): the credentials are still there.
     let connect = build_connect(&sandbox, keyring, JsonFileStore::open(&path)?)?;
-    let tokens = connect.credentials(&connection.id).await?;
+    let credentials = connect.credentials(&connection.id).await?;
     assert_eq!(connect.connection(&connection.id).await?.status, ConnectionStatus::Active);
-    println!("credentials:     read back after reopening (obtained at {})", tokens.obtained_at);
+    let expires = credentials.access_expires_at().map_or_else(|| "unknown".to_owned(), |t| t.to_string());
+    println!("credentials:     read back after reopening (access token expires {expires})");
     println!("OK");
 
     sandbox.shutdown().await;

@@ -14,19 +14,20 @@
 //!    with the issuer compared exactly.
 //!
 //! "Acme Books" is played here by the sandbox server on 127.0.0.1, reached only through its
-//! URLs, as if the SDK had never seen it. Add a [`Quirks`](railz_connect::core::provider::Quirks)
+//! URLs, as if the SDK had never seen it. Add a [`Quirks`](railz_connect::provider::Quirks)
 //! implementation for what data cannot say (tenant listing, error mapping, endpoints derived
 //! from inputs).
 
 use std::sync::Arc;
 
-use railz_connect::core::crypto::{DataKey, Keyring};
-use railz_connect::core::http::HttpClient;
-use railz_connect::core::provider::{
-    ClientAuth, Inputs, NoQuirks, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce, RevocationStyle, Rotation,
+use railz_connect::crypto::{DataKey, Keyring};
+use railz_connect::http::HttpClient;
+use railz_connect::provider::{
+    ClientAuth, ClientRegistration, Inputs, IssuerParam, NoQuirks, OAuth2Definition, OAuth2Provider, Pkce,
+    RevocationStyle, Rotation,
 };
-use railz_connect::core::secret::ClientSecret;
-use railz_connect::core::store::MemoryStore;
+use railz_connect::secret::ClientSecret;
+use railz_connect::store::MemoryStore;
 use railz_connect::{Callback, Completion, Connect, SessionRequest, WidgetConfig, WidgetId};
 use railz_connect_mock::MockServer;
 use url::Url;
@@ -47,7 +48,7 @@ async fn main() -> Result<(), AnyError> {
     // 1. By hand, from the provider's documentation.
     let by_hand = OAuth2Definition::new("acmeBooks".parse()?, "Acme Books", server.authorize_url(), server.token_url())
         .with_revocation(server.revoke_url(), RevocationStyle::Rfc7009)
-        .with_issuer(server.issuer(), true)
+        .with_issuer(server.issuer(), IssuerParam::Required)
         .with_scopes(&["accounting.read"], " ")
         .with_client_auth(ClientAuth::Basic)
         .with_pkce(Pkce::Required)
@@ -60,21 +61,22 @@ async fn main() -> Result<(), AnyError> {
             .with_scopes(&["accounting.read"], " ")
             .with_rotation(Rotation::Always);
 
-    let credentials = OAuth2Credentials::new(server.client_id(), ClientSecret::new(server.client_secret()));
+    let client = ClientRegistration::new(server.client_id(), ClientSecret::new(server.client_secret()));
     for definition in [by_hand, discovered] {
         let service = definition.service_name.clone();
-        let provider = OAuth2Provider::new(definition, credentials.clone(), NoQuirks);
+        let provider = OAuth2Provider::new(definition, client.clone(), NoQuirks);
         let widget_id = WidgetId::new("own-provider")?;
         let connect = Connect::builder()
             .with_provider(Arc::new(provider))
             .with_store(Arc::new(MemoryStore::new()))
             .with_keyring(Keyring::new(1, DataKey::generate()))
-            .with_widget(WidgetConfig::new(
-                widget_id.clone(),
-                CALLBACK.parse()?,
-                "http://127.0.0.1:8080/connected".parse()?,
-                "http://127.0.0.1:8080/connect-failed".parse()?,
-            )?)
+            .with_widget(
+                WidgetConfig::builder(widget_id.clone())
+                    .with_redirect_uri(CALLBACK.parse()?)
+                    .with_success_url("http://127.0.0.1:8080/connected".parse()?)
+                    .with_failure_url("http://127.0.0.1:8080/connect-failed".parse()?)
+                    .build()?,
+            )
             .with_http_client(http.clone())
             .build()?;
 
@@ -89,10 +91,12 @@ async fn main() -> Result<(), AnyError> {
         let Completion::Connected { connection, .. } = connect.complete(&callback).await? else {
             return Err("the authorization did not connect".into());
         };
+        let refresh_token = |c: &railz_connect::provider::Credentials| {
+            c.oauth2().and_then(|t| t.refresh_token.as_ref()).map(|t| t.secret().to_owned())
+        };
         let before = connect.credentials(&connection.id).await?;
         let after = connect.refresh(&connection.id).await?;
-        let rotated =
-            before.refresh_token.as_ref().map(|t| t.secret()) != after.refresh_token.as_ref().map(|t| t.secret());
+        let rotated = refresh_token(&before) != refresh_token(&after);
         let gone = connect.disconnect(&connection.id).await?;
         println!(
             "{:<22} connected {}  refreshed (rotated: {rotated})  disconnected (revoked at the provider: {})",

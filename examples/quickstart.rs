@@ -15,13 +15,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use railz_connect::core::crypto::{DataKey, Keyring};
-use railz_connect::core::http::HttpClient;
-use railz_connect::core::provider::Inputs;
-use railz_connect::core::secret::ClientSecret;
-use railz_connect::core::store::SqliteStore;
+use railz_connect::crypto::{DataKey, Keyring};
+use railz_connect::http::HttpClient;
+use railz_connect::provider::ClientRegistration;
+use railz_connect::provider::Inputs;
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig, SandboxApi};
-use railz_connect::providers::{ProvidersConfig, registry};
+use railz_connect::providers::{ProvidersConfig, ServiceConfig, registry};
+use railz_connect::secret::ClientSecret;
+use railz_connect::store::Page;
+use railz_connect::store::SqliteStore;
 use railz_connect::{
     Callback, Completion, Connect, ConnectionFilter, ServiceName, SessionRequest, WidgetConfig, WidgetId,
 };
@@ -45,16 +47,24 @@ async fn main() -> Result<(), AnyError> {
         RailzSandboxConfig::new(sandbox.base_url(), sandbox.client_id(), ClientSecret::new(sandbox.client_secret()));
 
     // 2. The SDK: providers, the embedded store, the keyring and one widget.
+    let service = ServiceName::new(railz_sandbox::SERVICE_NAME)?;
     let widget_id = WidgetId::new("quickstart")?;
     let widget_callback: url::Url = "http://127.0.0.1:8080/connect/callback".parse()?;
-    let widget = WidgetConfig::new(
-        widget_id.clone(),
-        widget_callback.clone(),
-        "http://127.0.0.1:8080/connected".parse()?,
-        "http://127.0.0.1:8080/connect-failed".parse()?,
-    )?;
+    let widget = WidgetConfig::builder(widget_id.clone())
+        .with_redirect_uri(widget_callback.clone())
+        .with_success_url("http://127.0.0.1:8080/connected".parse()?)
+        .with_failure_url("http://127.0.0.1:8080/connect-failed".parse()?)
+        .build()?;
+    // A service is enabled by giving its client registration (here in code; in an app,
+    // `ProvidersConfig::from_env()` reads RAILZ_SANDBOX_CLIENT_ID, ..._CLIENT_SECRET and
+    // ..._BASE_URL).
+    let providers = ProvidersConfig::new().with_service(
+        service.clone(),
+        ServiceConfig::new(ClientRegistration::new(sandbox.client_id(), ClientSecret::new(sandbox.client_secret())))
+            .with_base_url(sandbox.base_url()),
+    );
     let connect = Connect::builder()
-        .with_registry(registry(&ProvidersConfig::new().with_railz_sandbox(sandbox_config.clone())))
+        .with_registry(registry(&providers)?)
         .with_store(Arc::new(SqliteStore::open(data_dir.join("quickstart.db")).await?))
         .with_keyring(load_keyring(&data_dir.join("quickstart.key"))?)
         .with_widget(widget)
@@ -64,7 +74,6 @@ async fn main() -> Result<(), AnyError> {
     let session = connect.create_session(&widget_id, SessionRequest::new()).await?;
 
     // 4. The business picks Railz Cloud Accounting; the app sends the browser to the provider.
-    let service = ServiceName::new(railz_sandbox::SERVICE_NAME)?;
     let start = connect.begin(&session.token, &service, Inputs::new()).await?;
 
     // 5. The app answers with a redirect to `start.url` and `Set-Cookie: start.set_cookie()`,
@@ -94,7 +103,7 @@ async fn main() -> Result<(), AnyError> {
     println!("connectionId:   {}", connection.id);
     println!("status:         {}", connection.status);
     println!("company:        {}", company.name);
-    let all = connect.connections(&ConnectionFilter::all()).await?;
+    let all = connect.connections(&ConnectionFilter::all(), Page::default()).await?;
     println!("stored:         {} connection(s) in {}", all.len(), data_dir.join("quickstart.db").display());
 
     sandbox.shutdown().await;

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::*;
-use railz_connect::core::provider::{
+use railz_connect::provider::{
     CallContext, Endpoints, Inputs, OAuth2Definition, OAuth2Provider, ProviderError, Quirks, TokenSet,
 };
-use railz_connect::core::store::{MemoryStore, Store};
 use railz_connect::providers::railz_sandbox;
+use railz_connect::store::Page;
+use railz_connect::store::{MemoryStore, Store};
 use railz_connect::{
     Callback, CallbackError, Completion, Connect, ConnectionFilter, Error, EventKind, ReasonCode, SessionRequest,
     Tenant,
@@ -82,13 +83,12 @@ async fn headless_authorizations_are_explicit_and_need_no_cookie() {
 #[tokio::test]
 async fn the_binding_cookie_is_secure_on_an_https_callback() {
     let mock = railz_connect_mock::MockServer::start().await.unwrap();
-    let widget = railz_connect::WidgetConfig::new(
-        widget_id(),
-        Url::parse("https://app.example/connect/callback").unwrap(),
-        Url::parse(SUCCESS).unwrap(),
-        Url::parse(FAILURE).unwrap(),
-    )
-    .unwrap();
+    let widget = railz_connect::WidgetConfig::builder(widget_id())
+        .with_redirect_uri(Url::parse("https://app.example/connect/callback").unwrap())
+        .with_success_url(Url::parse(SUCCESS).unwrap())
+        .with_failure_url(Url::parse(FAILURE).unwrap())
+        .build()
+        .unwrap();
     let connect = Connect::builder()
         .with_provider(Arc::new(railz_sandbox::provider(&sandbox_config(&mock))))
         .with_keyring(keyring())
@@ -109,7 +109,7 @@ async fn the_sdks_landing_parameters_win_over_an_allowed_urls_own_query() {
     let forged = "https://app.example/welcome?connectionId=00000000-0000-0000-0000-000000000000&businessName=Evil&reason=accessDenied&next=https://evil.example/";
     let session = h
         .connect
-        .create_session(&widget_id(), SessionRequest::new().redirect_url(Url::parse(forged).unwrap()))
+        .create_session(&widget_id(), SessionRequest::new().with_redirect_url(Url::parse(forged).unwrap()))
         .await
         .unwrap();
     let start = h.connect.begin(&session.token, &sandbox_service(), Inputs::new()).await.unwrap();
@@ -158,31 +158,39 @@ async fn a_grant_whose_tenant_choice_expired_is_revoked() {
     let start = h.begin(Inputs::new()).await;
     let cb = h.authorize(&start).await;
     let Completion::ChooseTenant { ticket, tenants, .. } = h.connect.complete(&cb).await.unwrap() else { panic!() };
-    h.clock.advance(time::Duration::minutes(11));
+    h.clock.advance(std::time::Duration::from_secs(660));
     let Completion::Failed(f) = h.connect.choose_tenant(&ticket, &tenants[0].id).await.unwrap() else { panic!() };
     assert_eq!(f.reason, ReasonCode::AuthorizationExpired);
     assert_eq!(h.mock.calls(Endpoint::Revoke), 1);
     assert_eq!(h.mock.active_refresh_tokens(), 0);
-    assert!(h.connect.connections(&ConnectionFilter::all()).await.unwrap().is_empty());
+    assert!(h.connect.connections(&ConnectionFilter::all(), Page::default()).await.unwrap().is_empty());
 }
 
 // ---- 2.7 pending records are authenticated ---------------------------------------------------
 
 #[tokio::test]
 async fn a_pending_record_edited_in_the_store_is_refused() {
-    type Edit = fn(&mut railz_connect::core::store::PendingAuthorization);
-    let edits: [(&str, Edit); 4] = [
-        ("success_url", |p| p.success_url = Url::parse("https://evil.example/phish").unwrap()),
-        ("failure_url", |p| p.failure_url = Url::parse("https://evil.example/phish").unwrap()),
-        ("redirect_uri", |p| p.redirect_uri = Url::parse("https://evil.example/cb").unwrap()),
+    type Edit = fn(&mut railz_connect::store::PendingAuthorization);
+    // The landing pages and the redirect URI are not in the store's record at all (sealed
+    // only); every field it does hold is bound into the seal.
+    let edits: [(&str, Edit); 5] = [
+        ("widget_id", |p| p.widget_id = "second-widget".parse().unwrap()),
+        ("business_name", |p| p.business_name = "Someone Else Ltd".parse().unwrap()),
+        ("service_name", |p| p.service_name = "xero".parse().unwrap()),
         ("expires_at", |p| p.expires_at += time::Duration::days(365)),
+        ("sealed", |p| p.sealed[20] ^= 1),
     ];
     for (what, edit) in edits {
         let h = Harness::new().await;
         let start = h.begin(Inputs::new()).await;
         let cb = h.authorize(&start).await;
         let key = sha256_hex(cb.get("state").unwrap());
-        let mut record = h.store.take_pending(&key).await.unwrap().expect("pending record");
+        let mut record = h
+            .store
+            .take_pending(&key, railz_connect::store::PendingKind::Authorization)
+            .await
+            .unwrap()
+            .expect("pending record");
         edit(&mut record);
         h.store.insert_pending(&record).await.unwrap();
         let r = h.connect.complete(&cb).await;
@@ -224,7 +232,7 @@ async fn an_error_callback_keeps_the_providers_words_bounded() {
 
 #[tokio::test]
 async fn oidc_and_configuration_errors_have_their_own_reasons() {
-    use railz_connect::core::provider::default_callback_error_reason as reason;
+    use railz_connect::provider::default_callback_error_reason as reason;
     for code in ["login_required", "consent_required", "interaction_required", "account_selection_required"] {
         assert_eq!(reason(code, None), ReasonCode::InteractionRequired, "{code}");
     }
@@ -258,7 +266,7 @@ impl Quirks for AccountsServer {
     }
 
     async fn list_tenants(&self, _cx: &CallContext<'_>, _tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
-        Ok(vec![Tenant { id: "cmp_sandbox_1".parse().unwrap(), name: "Sandbox".into() }])
+        Ok(vec![Tenant::new("cmp_sandbox_1".parse().unwrap(), "Sandbox")])
     }
 }
 
@@ -268,7 +276,7 @@ async fn accounts_server_harness() -> Harness {
     let clock = Arc::new(railz_connect::ManualClock::new(time::OffsetDateTime::now_utc()));
     let config = sandbox_config(&mock);
     let definition = railz_sandbox::definition(&config).with_callback_param("accounts-server");
-    let provider = OAuth2Provider::new(definition, config.credentials.clone(), AccountsServer);
+    let provider = OAuth2Provider::new(definition, config.client.clone(), AccountsServer);
     let connect = Connect::builder()
         .with_provider(Arc::new(provider))
         .with_store(Arc::clone(&store))
@@ -356,16 +364,16 @@ async fn the_refresh_margin_is_configurable() {
     let h = Harness { mock, connect, store, clock };
     let c = h.connect_one().await;
     let mut events = h.connect.subscribe();
-    h.clock.advance(time::Duration::minutes(49));
-    h.connect.credentials(&c.id).await.unwrap();
+    h.clock.advance(std::time::Duration::from_secs(2940));
+    h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 0, "11 minutes left of an hour: not due");
-    h.clock.advance(time::Duration::minutes(1) + time::Duration::seconds(1));
-    h.connect.credentials(&c.id).await.unwrap();
+    h.clock.advance(std::time::Duration::from_secs(61));
+    h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 1, "within 10 minutes: refreshed");
     let e = events.recv().await.unwrap();
     assert_eq!((e.kind, e.connection_id), (EventKind::TokenRefreshed, Some(c.id)));
     // The refreshed token is fresh again (stamped with the clock, not the wall clock).
-    h.connect.credentials(&c.id).await.unwrap();
+    h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 1);
 }
 
@@ -380,8 +388,8 @@ async fn an_absurd_lifetime_on_refresh_keeps_the_rotated_token_and_frees_the_lea
     fields.insert("x_refresh_token_expires_in".into(), serde_json::json!(300_000_000_000u64));
     fields.insert("refresh_token_expires_in".into(), serde_json::json!(1e300));
     h.mock.fail_next(Endpoint::Token, Fault::TokenFields(fields));
-    let fresh = h.connect.refresh(&c.id).await.expect("no panic, no error: the answer is kept");
-    let stored = h.connect.credentials(&c.id).await.unwrap();
+    let fresh = h.connect.refresh(&c.id).await.expect("no panic, no error: the answer is kept").into_oauth2().unwrap();
+    let stored = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     let rotated = fresh.refresh_token.as_ref().unwrap().secret().to_owned();
     assert_eq!(stored.refresh_token.unwrap().secret(), rotated);
     let lineage = h.mock.refresh_token_lineage(&rotated).unwrap();
@@ -389,7 +397,7 @@ async fn an_absurd_lifetime_on_refresh_keeps_the_rotated_token_and_frees_the_lea
     let ceiling = stored.obtained_at + time::Duration::try_from(TokenSet::MAX_LIFETIME).unwrap();
     assert_eq!(stored.access_expires_at, Some(ceiling), "clamped, computed from the SDK's clock");
     // The lease was released: another refresh goes through at once.
-    h.connect.refresh(&c.id).await.unwrap();
+    h.connect.refresh(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 2);
 }
 
@@ -418,32 +426,31 @@ async fn another_widget_cannot_claim_a_business_or_see_its_connections() {
     let mock = railz_connect_mock::MockServer::start().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = Arc::new(railz_connect::ManualClock::new(time::OffsetDateTime::now_utc()));
-    let second = railz_connect::WidgetConfig::new(
-        "second-widget".parse().unwrap(),
-        Url::parse(CALLBACK).unwrap(),
-        Url::parse(SUCCESS).unwrap(),
-        Url::parse(FAILURE).unwrap(),
-    )
-    .unwrap();
+    let second = railz_connect::WidgetConfig::builder("second-widget".parse().unwrap())
+        .with_redirect_uri(Url::parse(CALLBACK).unwrap())
+        .with_success_url(Url::parse(SUCCESS).unwrap())
+        .with_failure_url(Url::parse(FAILURE).unwrap())
+        .build()
+        .unwrap();
     let connect =
         Harness::builder(&mock, Arc::clone(&store), keyring(), clock.clone()).with_widget(second).build().unwrap();
     let h = Harness { mock, connect, store, clock };
     let acme = railz_connect::BusinessName::new("Acme Ltd").unwrap();
     let session =
-        h.connect.create_session(&widget_id(), SessionRequest::new().business_name(acme.clone())).await.unwrap();
+        h.connect.create_session(&widget_id(), SessionRequest::new().with_business_name(acme.clone())).await.unwrap();
     let start = h.connect.begin(&session.token, &sandbox_service(), Inputs::new()).await.unwrap();
     let cb = h.authorize(&start).await;
     assert!(matches!(h.connect.complete(&cb).await.unwrap(), Completion::Connected { .. }));
 
     let other = "second-widget".parse().unwrap();
-    let r = h.connect.create_session(&other, SessionRequest::new().business_name(acme.clone())).await;
+    let r = h.connect.create_session(&other, SessionRequest::new().with_business_name(acme.clone())).await;
     assert!(matches!(&r, Err(Error::BusinessOfAnotherWidget { business, .. }) if *business == acme), "{r:?}");
     // The owner's widget still may, and sees its connection.
-    let again = h.connect.create_session(&widget_id(), SessionRequest::new().business_name(acme)).await.unwrap();
+    let again = h.connect.create_session(&widget_id(), SessionRequest::new().with_business_name(acme)).await.unwrap();
     assert_eq!(again.connections.len(), 1);
     // A fresh name is free for the second widget.
     let fresh =
-        h.connect.create_session(&other, SessionRequest::new().business_name("Beta Ltd".parse().unwrap())).await;
+        h.connect.create_session(&other, SessionRequest::new().with_business_name("Beta Ltd".parse().unwrap())).await;
     assert!(fresh.unwrap().connections.is_empty());
 }
 
@@ -454,7 +461,7 @@ async fn a_connection_insert_whose_acknowledgement_was_lost_still_connects() {
     store.insert_acks_lost.store(1, std::sync::atomic::Ordering::SeqCst);
     let c = h.connect_one().await;
     assert_eq!(store.insert_acks_lost.load(std::sync::atomic::Ordering::SeqCst), 0, "the lost acknowledgement was hit");
-    assert_eq!(h.connect.connections(&ConnectionFilter::all()).await.unwrap(), vec![c]);
+    assert_eq!(h.connect.connections(&ConnectionFilter::all(), Page::default()).await.unwrap().connections, vec![c]);
     assert_eq!(h.mock.calls(Endpoint::Revoke), 0, "the grant is in use: not revoked");
 }
 
@@ -462,15 +469,18 @@ async fn a_connection_insert_whose_acknowledgement_was_lost_still_connects() {
 
 #[tokio::test]
 async fn a_provider_is_discovered_from_its_metadata_and_the_issuer_must_match() {
-    use railz_connect::core::http::HttpClient;
-    use railz_connect::core::provider::{ClientAuth, Pkce, ServerMetadata};
+    use railz_connect::http::HttpClient;
+    use railz_connect::provider::{ClientAuth, Pkce, ServerMetadata};
     let mock = railz_connect_mock::MockServer::start().await.unwrap();
     let http = HttpClient::new().unwrap();
     let issuer = mock.issuer();
     let d = OAuth2Definition::discover(&http, &issuer, "acmeBooks".parse().unwrap(), "Acme Books").await.unwrap();
     assert_eq!((&d.endpoints.authorize, &d.endpoints.token), (&mock.authorize_url(), &mock.token_url()));
     assert_eq!(d.endpoints.revoke.as_ref(), Some(&mock.revoke_url()));
-    assert_eq!((d.issuer.as_deref(), d.require_issuer), (Some(issuer.as_str()), true));
+    assert_eq!(
+        (d.issuer.as_deref(), d.issuer_param),
+        (Some(issuer.as_str()), railz_connect::provider::IssuerParam::Required)
+    );
     assert_eq!((d.pkce, d.client_auth), (Pkce::Supported, ClientAuth::Basic));
     assert_eq!(mock.calls(Endpoint::Metadata), 1);
 

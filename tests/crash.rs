@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{CALLBACK, keyring, widget, widget_id};
-use railz_connect::core::store::{ConnectionStore, CredentialStore, SqliteStore};
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
 use railz_connect::secret::ClientSecret;
+use railz_connect::store::Page;
+use railz_connect::store::{ConnectionStore, CredentialStore, SqliteStore};
 use railz_connect::{Callback, Completion, Connect, ConnectionFilter, ConnectionStatus, SessionRequest};
 use railz_connect_mock::MockServer;
 use url::Url;
@@ -102,15 +103,16 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
         let store =
             SqliteStore::open(&db).await.unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
         let ring = keyring();
-        for c in store.list_connections(&ConnectionFilter::all()).await.unwrap() {
+        for c in store.list_connections(&ConnectionFilter::all(), &Page::first(Page::MAX_LIMIT)).await.unwrap() {
             if c.status == ConnectionStatus::Disconnected {
                 continue;
             }
             let sealed = store.load_credentials(&c.id).await.unwrap().expect("an active connection has credentials");
             let tokens = ring
-                .open_credentials(&c, &sealed.blob)
+                .open_credentials(&c, &sealed.sealed.blob)
                 .unwrap_or_else(|e| panic!("round {round}: connection {} does not decrypt: {e}", c.id));
-            let stored = tokens.refresh_token.expect("the sandbox issues refresh tokens");
+            let stored =
+                tokens.oauth2().and_then(|t| t.refresh_token.clone()).expect("the sandbox issues refresh tokens");
             let lineage = mock.refresh_token_lineage(stored.secret()).expect("a token the provider issued");
             assert!(
                 lineage.last().map(String::as_str) == Some(stored.secret()) || cut.contains(&c.id.to_string()),
@@ -126,11 +128,14 @@ async fn a_process_killed_at_random_points_leaves_every_record_whole() {
     // Every stored token still works; after one more refresh each is the last issued.
     let store = Arc::new(SqliteStore::open(&db).await.unwrap());
     let connect = child_connect(&mock.base_url(), store.clone()).await;
-    let all = connect.connections(&ConnectionFilter::all().status(ConnectionStatus::Active)).await.unwrap();
+    let all = connect
+        .connections(&ConnectionFilter::all().with_status(ConnectionStatus::Active), Page::first(Page::MAX_LIMIT))
+        .await
+        .unwrap();
     for c in &all {
         let tokens =
             connect.refresh(&c.id).await.unwrap_or_else(|e| panic!("connection {} no longer refreshes: {e}", c.id));
-        let token = tokens.refresh_token.unwrap();
+        let token = tokens.into_oauth2().and_then(|t| t.refresh_token).unwrap();
         let lineage = mock.refresh_token_lineage(token.secret()).unwrap();
         assert_eq!(lineage.last().map(String::as_str), Some(token.secret()));
     }
@@ -179,9 +184,13 @@ async fn crash_child() {
         {
             println!("CONNECTED {}", connection.id);
         }
-        for c in connect.connections(&ConnectionFilter::all().status(ConnectionStatus::Active)).await.unwrap() {
+        for c in connect
+            .connections(&ConnectionFilter::all().with_status(ConnectionStatus::Active), Page::first(Page::MAX_LIMIT))
+            .await
+            .unwrap()
+        {
             println!("REFRESHING {}", c.id);
-            connect.refresh(&c.id).await.unwrap();
+            connect.refresh(&c.id).await.unwrap().into_oauth2().unwrap();
             println!("REFRESHED {}", c.id);
         }
     }

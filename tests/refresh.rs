@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use railz_connect::core::store::{MemoryStore, SqliteStore, Store};
+use railz_connect::store::{MemoryStore, SealedCredentials, SqliteStore, Store};
 use railz_connect::{ConnectionStatus, Error, EventKind, ReasonCode};
 use railz_connect_mock::{Endpoint, Fault};
 
@@ -15,14 +15,14 @@ use railz_connect_mock::{Endpoint, Fault};
 async fn refresh_rotates_and_stores_the_new_refresh_token() {
     let h = Harness::new().await;
     let c = h.connect_one().await;
-    let before = h.connect.credentials(&c.id).await.unwrap();
+    let before = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     let v1 = h.store.load_credentials(&c.id).await.unwrap().unwrap().version;
-    let after = h.connect.refresh(&c.id).await.unwrap();
+    let after = h.connect.refresh(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_ne!(after.access_token.secret(), before.access_token.secret());
     assert_ne!(after.refresh_token.as_ref().unwrap().secret(), before.refresh_token.as_ref().unwrap().secret());
     assert_eq!(after.params.get("tenantId").map(String::as_str), Some("cmp_sandbox_1"), "params survive refresh");
     assert_eq!(h.store.load_credentials(&c.id).await.unwrap().unwrap().version, v1 + 1);
-    let stored = h.connect.credentials(&c.id).await.unwrap();
+    let stored = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(stored.refresh_token.unwrap().secret(), after.refresh_token.as_ref().unwrap().secret());
     assert_eq!(h.mock.token_calls("refresh_token"), 1);
     assert_eq!(
@@ -35,10 +35,10 @@ async fn refresh_rotates_and_stores_the_new_refresh_token() {
 async fn an_expiring_access_token_is_refreshed_on_read() {
     let h = Harness::new().await;
     let c = h.connect_one().await;
-    let before = h.connect.credentials(&c.id).await.unwrap();
+    let before = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 0, "fresh token, no refresh");
-    h.clock.advance(time::Duration::minutes(59) + time::Duration::seconds(30));
-    let after = h.connect.credentials(&c.id).await.unwrap();
+    h.clock.advance(std::time::Duration::from_secs(3570));
+    let after = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 1);
     assert_ne!(after.access_token.secret(), before.access_token.secret());
 }
@@ -98,7 +98,7 @@ async fn exactly_one_refresh(store: Arc<dyn Store>) {
     let mut tokens = std::collections::HashSet::new();
     for t in tasks {
         let set = t.await.unwrap().expect("every caller gets tokens");
-        tokens.insert(set.access_token.secret().to_owned());
+        tokens.insert(set.access_token().unwrap().secret().to_owned());
     }
     assert_eq!(h.mock.token_calls("refresh_token"), 1, "exactly one refresh call");
     assert_eq!(tokens.len(), 1, "all callers got the same access token");
@@ -122,7 +122,7 @@ async fn twenty_concurrent_refreshers_over_four_instances_refresh_once_in_sqlite
 async fn due_token_read_by_twenty(store: Arc<dyn Store>) {
     let h = Harness::with_store(store).await;
     let c = h.connect_one().await;
-    h.clock.advance(time::Duration::minutes(59) + time::Duration::seconds(30));
+    h.clock.advance(std::time::Duration::from_secs(3570));
     let instances: Vec<_> = (0..4).map(|_| h.sibling()).collect();
     let held = h.mock.hold_next(Endpoint::Token);
     let tasks: Vec<_> = (0..20)
@@ -136,7 +136,7 @@ async fn due_token_read_by_twenty(store: Arc<dyn Store>) {
     held.release();
     let mut tokens = std::collections::HashSet::new();
     for t in tasks {
-        tokens.insert(t.await.unwrap().expect("every reader gets tokens").access_token.secret().to_owned());
+        tokens.insert(t.await.unwrap().expect("every reader gets tokens").access_token().unwrap().secret().to_owned());
     }
     assert_eq!(h.mock.token_calls("refresh_token"), 1, "exactly one refresh call");
     assert_eq!(tokens.len(), 1, "all readers got the refreshed access token");
@@ -168,13 +168,19 @@ async fn a_stalled_lease_holder_is_overtaken_and_its_stale_write_changes_nothing
     let refresher = tokio::spawn(async move { connect.refresh(&id).await });
     store.wait_lease_refusals(1).await;
     assert_eq!(h.mock.token_calls("refresh_token"), 0, "waits while the lease is held");
-    clock.advance(time::Duration::seconds(31));
+    clock.advance(std::time::Duration::from_secs(31));
     let fresh = refresher.await.unwrap().unwrap();
     assert_eq!(h.mock.token_calls("refresh_token"), 1);
     // The stalled holder wakes up and writes with the version it read: nothing changes.
-    assert_eq!(h.store.replace_credentials(&c.id, stale.version, b"stale").await.unwrap(), None);
-    let stored = h.connect.credentials(&c.id).await.unwrap();
-    assert_eq!(stored.access_token.secret(), fresh.access_token.secret());
+    assert_eq!(
+        h.store
+            .replace_credentials(&c.id, stale.version, &SealedCredentials::new(b"stale".to_vec(), 1), &[])
+            .await
+            .unwrap(),
+        None
+    );
+    let stored = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
+    assert_eq!(stored.access_token.secret(), fresh.access_token().unwrap().secret());
 }
 
 #[tokio::test]
@@ -183,9 +189,9 @@ async fn a_failed_write_after_rotation_is_retried_and_the_new_token_kept() {
     let h = Harness::with_store(store.clone()).await;
     let c = h.connect_one().await;
     store.write_failures_left.store(2, Ordering::SeqCst);
-    let fresh = h.connect.refresh(&c.id).await.unwrap();
+    let fresh = h.connect.refresh(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(store.write_failures_left.load(Ordering::SeqCst), 0, "both failures were hit");
-    let stored = h.connect.credentials(&c.id).await.unwrap();
+    let stored = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(
         stored.refresh_token.unwrap().secret(),
         fresh.refresh_token.unwrap().secret(),

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::*;
-use railz_connect::core::http::HttpClient;
-use railz_connect::core::provider::{AuthorizationRequest, Inputs, Provider};
-use railz_connect::core::secret::{PkceVerifier, StateToken};
-use railz_connect::core::store::MemoryStore;
+use railz_connect::http::HttpClient;
+use railz_connect::provider::ProviderError;
+use railz_connect::provider::{AuthorizationRequest, Inputs, Provider};
 use railz_connect::providers::railz_sandbox;
-use railz_connect::{Callback, CallbackError, Completion, ConnectionFilter, Error, ProviderError, ReasonCode};
+use railz_connect::secret::{PkceVerifier, StateToken};
+use railz_connect::store::MemoryStore;
+use railz_connect::store::Page;
+use railz_connect::{Callback, CallbackError, Completion, ConnectionFilter, Error, ReasonCode};
 use railz_connect_mock::{Endpoint, Fault, MockServer};
 use sha2::Digest;
 
@@ -75,14 +77,16 @@ fn rfc7636_appendix_b_vector() {
     let config = railz_sandbox::RailzSandboxConfig::new(
         "http://127.0.0.1:1/".parse().unwrap(),
         "id",
-        railz_connect::core::secret::ClientSecret::new("s"),
+        railz_connect::secret::ClientSecret::new("s"),
     );
     let provider = railz_sandbox::provider(&config);
     let verifier = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
     let state = StateToken::new("s".repeat(43));
     let redirect = url::Url::parse(CALLBACK).unwrap();
     let inputs = Inputs::new();
-    let url = provider.authorization_url(&AuthorizationRequest::new(&redirect, &state, &verifier, &inputs)).unwrap();
+    let url = provider
+        .authorization_url(&AuthorizationRequest::new(&redirect, &state, &verifier).with_inputs(&inputs))
+        .unwrap();
     assert_eq!(query_of(&url)["code_challenge"], "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 }
 
@@ -141,7 +145,7 @@ async fn an_error_callback_needs_a_valid_state() {
 /// Runs one flow with a fault on the token endpoint; returns the failure.
 async fn exchange_with(fault: Fault, timeout: Duration) -> (railz_connect::Failure, Harness) {
     let mock = MockServer::start().await.unwrap();
-    let store: Arc<dyn railz_connect::core::store::Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn railz_connect::store::Store> = Arc::new(MemoryStore::new());
     let clock = Arc::new(railz_connect::ManualClock::new(time::OffsetDateTime::now_utc()));
     let connect = Harness::builder(&mock, Arc::clone(&store), keyring(), Arc::clone(&clock))
         .with_http_client(HttpClient::with_timeouts(timeout, Duration::from_secs(2)).expect("an HTTP client"))
@@ -190,7 +194,10 @@ async fn every_token_endpoint_failure_is_typed_and_stores_nothing() {
             assert!(matches!(error, ProviderError::Redirect { status: 302 }));
         }
         assert!(f.landing.url.as_str().starts_with(FAILURE), "{label}");
-        assert!(h.connect.connections(&ConnectionFilter::all()).await.unwrap().is_empty(), "{label}: nothing stored");
+        assert!(
+            h.connect.connections(&ConnectionFilter::all(), Page::default()).await.unwrap().is_empty(),
+            "{label}: nothing stored"
+        );
         assert_eq!(h.mock.calls(Endpoint::Token), 1, "{label}: no retry of a spent code");
     }
 }
@@ -226,8 +233,8 @@ async fn sentinel_secrets_appear_nowhere() {
     let state = cb.get("state").unwrap().to_owned();
     let completion = h.connect.complete(&cb).await.unwrap();
     let Completion::Connected { connection, .. } = &completion else { panic!() };
-    let first = h.connect.credentials(&connection.id).await.unwrap();
-    let refreshed = h.connect.refresh(&connection.id).await.unwrap();
+    let first = h.connect.credentials(&connection.id).await.unwrap().into_oauth2().unwrap();
+    let refreshed = h.connect.refresh(&connection.id).await.unwrap().into_oauth2().unwrap();
     // A failing refresh, to have an error to print.
     h.mock.fail_next(Endpoint::Token, Fault::Status(503));
     let error = h.connect.refresh(&connection.id).await.unwrap_err();

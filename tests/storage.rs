@@ -6,8 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use railz_connect::core::crypto::{CryptoError, DataKey, Keyring, envelope_key_id};
-use railz_connect::core::store::{SqliteStore, Store};
+use railz_connect::crypto::{CryptoError, DataKey, Keyring, envelope_key_id};
+use railz_connect::store::Page;
+use railz_connect::store::{SqliteStore, Store};
 use railz_connect::{ConnectionFilter, ConnectionId, Error, ManualClock};
 use railz_connect_mock::MockServer;
 
@@ -48,14 +49,14 @@ async fn credentials_decrypt_after_a_restart_of_the_embedded_store() {
     let (id, token) = {
         let h = Harness::on(mock, sqlite(&path).await, keyring()).await;
         let c = h.connect_one().await;
-        let t = h.connect.credentials(&c.id).await.unwrap();
+        let t = h.connect.credentials(&c.id).await.unwrap().into_oauth2().unwrap();
         (c.id, t.access_token.secret().to_owned())
         // The store and the Connect are dropped here: the "app" stops.
     };
     let mock = MockServer::start().await.unwrap();
     let connect = instance(&mock, sqlite(&path).await, keyring());
-    assert_eq!(connect.connections(&ConnectionFilter::all()).await.unwrap().len(), 1);
-    let again = connect.credentials(&id).await.unwrap();
+    assert_eq!(connect.connections(&ConnectionFilter::all(), Page::default()).await.unwrap().len(), 1);
+    let again = connect.credentials(&id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(again.access_token.secret(), token);
 }
 
@@ -120,7 +121,7 @@ async fn key_rotation_keeps_old_rows_readable() {
     assert_eq!(envelope_key_id(&blob_of(&path, &b.id)).unwrap(), 2, "new rows use the new key");
     assert!(rotated.needs_reencryption(&blob_of(&path, &a.id)).unwrap());
     // A refresh re-encrypts with the primary key; then the old key can go.
-    new.connect.refresh(&a.id).await.unwrap();
+    new.connect.refresh(&a.id).await.unwrap().into_oauth2().unwrap();
     assert_eq!(envelope_key_id(&blob_of(&path, &a.id)).unwrap(), 2);
     let retired = instance(&new.mock, sqlite(&path).await, rotated.remove(1).unwrap());
     assert!(retired.credentials(&a.id).await.is_ok());

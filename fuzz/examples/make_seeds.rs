@@ -13,7 +13,7 @@
 use std::fs;
 use std::path::Path;
 
-use railz_connect_core::crypto::{DataKey, Keyring, RecordBinding};
+use railz_connect_core::crypto::{DataKey, Keyring, RecordBinding, RecordKind};
 
 fn main() -> std::io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/envelope_open");
@@ -26,16 +26,16 @@ fn main() -> std::io::Result<()> {
     let payload = br#"{"access_token":"a","refresh_token":"r","expires_at":"2026-01-01T00:00:00Z"}"#;
 
     let write = |name: &str, blob: Vec<u8>| fs::write(dir.join(name), blob);
-    let seal = |ring: &Keyring, kind: &str, ids: &[&str], plaintext: &[u8]| {
+    let seal = |ring: &Keyring, kind: RecordKind, ids: &[&str], plaintext: &[u8]| {
         ring.seal(&RecordBinding::new(kind, ids), plaintext).expect("seal")
     };
-    write("key1-other-record", seal(&key1, "credentials", &other_ids, payload))?;
-    write("key2-other-record", seal(&key2, "credentials", &other_ids, payload))?;
-    write("key2-other-kind", seal(&key2, "pending", &target_ids, payload))?;
-    write("key2-empty-other-record", seal(&key2, "credentials", &other_ids, b""))?;
+    write("key1-other-record", seal(&key1, RecordKind::Credentials, &other_ids, payload))?;
+    write("key2-other-record", seal(&key2, RecordKind::Credentials, &other_ids, payload))?;
+    write("key2-other-kind", seal(&key2, RecordKind::Pending, &target_ids, payload))?;
+    write("key2-empty-other-record", seal(&key2, RecordKind::Credentials, &other_ids, b""))?;
     // Key 3 is not in the target's keyring.
     let key3 = Keyring::new(3, DataKey::from_bytes([0x33; 32]));
-    write("key3-unknown", seal(&key3, "credentials", &target_ids, payload))?;
+    write("key3-unknown", seal(&key3, RecordKind::Credentials, &target_ids, payload))?;
     println!("seeds written to {}", dir.display());
     Ok(())
 }

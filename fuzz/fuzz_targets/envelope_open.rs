@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use railz_connect_core::crypto::{
-    ALGORITHM_AES_256_GCM_SIV, CryptoError, DataKey, FORMAT_VERSION, HEADER_LEN, Keyring, RecordBinding,
+    ALGORITHM_AES_256_GCM_SIV, CryptoError, DataKey, FORMAT_VERSION, HEADER_LEN, Keyring, RecordBinding, RecordKind,
     envelope_key_id,
 };
 
@@ -31,7 +31,7 @@ fn keyring() -> &'static Keyring {
 fuzz_target!(|blob: &[u8]| {
     let ring = keyring();
     let ids = ["conn_0001", "biz_0001", "xero"];
-    let binding = RecordBinding::new("credentials", &ids);
+    let binding = RecordBinding::new(RecordKind::Credentials, &ids);
 
     // What the header says, read independently of the crate.
     let expected = if blob.len() < 6 {

@@ -31,10 +31,18 @@ impl ManualClock {
         Self(Mutex::new(start))
     }
 
-    /// Moves the clock forward (or back, with a negative duration).
-    pub fn advance(&self, by: time::Duration) {
+    /// Moves the clock forward (saturating at the end of time).
+    pub fn advance(&self, by: std::time::Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+        let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        *now = now.checked_add(by).unwrap_or(*now);
+    }
+
+    /// Moves the clock back.
+    pub fn rewind(&self, by: std::time::Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        *now = now.checked_sub(by).unwrap_or(*now);
     }
 
     /// Sets the clock.

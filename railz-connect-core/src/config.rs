@@ -47,33 +47,89 @@ fn check_url(what: &str, url: &Url) -> Result<(), Error> {
     Ok(())
 }
 
-impl WidgetConfig {
-    /// A widget; checks that every URL is `https` or loopback `http`, without fragment or
-    /// credentials.
-    pub fn new(widget_id: WidgetId, redirect_uri: Url, success_url: Url, failure_url: Url) -> Result<Self, Error> {
-        let config = Self {
-            widget_id,
-            redirect_uri,
-            success_url,
-            failure_url,
-            allowed_landing_urls: Vec::new(),
-            services: None,
+/// Builds a [`WidgetConfig`]: the redirect URI and both landing pages are required.
+///
+/// ```
+/// use railz_connect_core::WidgetConfig;
+///
+/// let widget = WidgetConfig::builder("my-widget".parse()?)
+///     .with_redirect_uri("https://app.example/connect/callback".parse()?)
+///     .with_success_url("https://app.example/connected".parse()?)
+///     .with_failure_url("https://app.example/connect-failed".parse()?)
+///     .build()?;
+/// assert!(widget.offers(&"railzSandbox".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct WidgetConfigBuilder {
+    widget_id: WidgetId,
+    redirect_uri: Option<Url>,
+    success_url: Option<Url>,
+    failure_url: Option<Url>,
+    allowed_landing_urls: Vec<Url>,
+    services: Option<Vec<ServiceName>>,
+}
+
+impl WidgetConfigBuilder {
+    /// The app's callback URL, registered at every provider as the OAuth2 redirect URI.
+    pub fn with_redirect_uri(mut self, url: Url) -> Self {
+        self.redirect_uri = Some(url);
+        self
+    }
+
+    /// Where the user lands after a successful connection.
+    pub fn with_success_url(mut self, url: Url) -> Self {
+        self.success_url = Some(url);
+        self
+    }
+
+    /// Where the user lands after a failure or denial.
+    pub fn with_failure_url(mut self, url: Url) -> Self {
+        self.failure_url = Some(url);
+        self
+    }
+
+    /// Allows a session to choose this success page too.
+    pub fn with_allowed_landing_url(mut self, url: Url) -> Self {
+        self.allowed_landing_urls.push(url);
+        self
+    }
+
+    /// Limits the services the widget offers (default: every registered one).
+    pub fn with_services(mut self, services: Vec<ServiceName>) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// Checks that the three URLs are given and that every URL is `https` or loopback `http`,
+    /// without fragment or credentials.
+    pub fn build(self) -> Result<WidgetConfig, Error> {
+        let missing = |what: &str| Error::InvalidConfig(format!("widget `{}`: {what} is required", self.widget_id));
+        let config = WidgetConfig {
+            redirect_uri: self.redirect_uri.clone().ok_or_else(|| missing("redirect_uri"))?,
+            success_url: self.success_url.clone().ok_or_else(|| missing("success_url"))?,
+            failure_url: self.failure_url.clone().ok_or_else(|| missing("failure_url"))?,
+            widget_id: self.widget_id,
+            allowed_landing_urls: self.allowed_landing_urls,
+            services: self.services,
         };
         config.validate()?;
         Ok(config)
     }
+}
 
-    /// Allows a session to choose this success page.
-    pub fn allow_landing_url(mut self, url: Url) -> Result<Self, Error> {
-        check_url("an allowed landing URL", &url)?;
-        self.allowed_landing_urls.push(url);
-        Ok(self)
-    }
-
-    /// Limits the services the widget offers.
-    pub fn with_services(mut self, services: Vec<ServiceName>) -> Self {
-        self.services = Some(services);
-        self
+impl WidgetConfig {
+    /// Starts building a widget's configuration.
+    pub fn builder(widget_id: WidgetId) -> WidgetConfigBuilder {
+        WidgetConfigBuilder {
+            widget_id,
+            redirect_uri: None,
+            success_url: None,
+            failure_url: None,
+            allowed_landing_urls: Vec::new(),
+            services: None,
+        }
     }
 
     /// Checks the URLs (for configs loaded from a file).
@@ -123,51 +179,39 @@ mod tests {
         Url::parse(s).unwrap()
     }
 
+    fn build(redirect: &str) -> Result<WidgetConfig, Error> {
+        WidgetConfig::builder(WidgetId::new("w").unwrap())
+            .with_redirect_uri(u(redirect))
+            .with_success_url(u("https://a/ok"))
+            .with_failure_url(u("https://a/f"))
+            .build()
+    }
+
     fn widget() -> WidgetConfig {
-        WidgetConfig::new(
-            WidgetId::new("w1").unwrap(),
-            u("https://app.example/cb"),
-            u("https://app.example/ok"),
-            u("https://app.example/fail"),
-        )
-        .unwrap()
-        .allow_landing_url(u("https://app.example/ok2"))
-        .unwrap()
+        WidgetConfig::builder(WidgetId::new("w1").unwrap())
+            .with_redirect_uri(u("https://app.example/cb"))
+            .with_success_url(u("https://app.example/ok"))
+            .with_failure_url(u("https://app.example/fail"))
+            .with_allowed_landing_url(u("https://app.example/ok2"))
+            .build()
+            .unwrap()
     }
 
     #[test]
     fn urls_must_be_https_or_loopback() {
-        assert!(
-            WidgetConfig::new(
-                WidgetId::new("w").unwrap(),
-                u("http://app.example/cb"),
-                u("https://a/ok"),
-                u("https://a/f")
-            )
-            .is_err()
-        );
-        assert!(
-            WidgetConfig::new(
-                WidgetId::new("w").unwrap(),
-                u("http://127.0.0.1:8/cb"),
-                u("https://a/ok"),
-                u("https://a/f")
-            )
-            .is_ok()
-        );
-        assert!(
-            WidgetConfig::new(WidgetId::new("w").unwrap(), u("https://a/cb#x"), u("https://a/ok"), u("https://a/f"))
-                .is_err()
-        );
-        assert!(
-            WidgetConfig::new(
-                WidgetId::new("w").unwrap(),
-                u("javascript:alert(1)"),
-                u("https://a/ok"),
-                u("https://a/f")
-            )
-            .is_err()
-        );
+        assert!(build("http://app.example/cb").is_err());
+        assert!(build("http://127.0.0.1:8/cb").is_ok());
+        assert!(build("https://a/cb#x").is_err());
+        assert!(build("javascript:alert(1)").is_err());
+        let missing = WidgetConfig::builder(WidgetId::new("w").unwrap()).with_redirect_uri(u("https://a/cb")).build();
+        assert!(matches!(missing, Err(Error::InvalidConfig(m)) if m.contains("success_url")));
+        let bad_allowed = WidgetConfig::builder(WidgetId::new("w").unwrap())
+            .with_redirect_uri(u("https://a/cb"))
+            .with_success_url(u("https://a/ok"))
+            .with_failure_url(u("https://a/f"))
+            .with_allowed_landing_url(u("http://evil.example/ok"))
+            .build();
+        assert!(bad_allowed.is_err());
     }
 
     #[test]

@@ -143,6 +143,7 @@ impl std::fmt::Display for ReasonCode {
 /// A tenant at a provider: an organisation, company or realm the grant gives access to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Tenant {
     /// The provider's id of the tenant.
     pub id: TenantId,
@@ -189,49 +190,50 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new active connection with no status reason, last updated at `created_at`. Used by
-    /// the flow and by store tests; a store rebuilding a stored row chains
-    /// [`Connection::with_status`] and [`Connection::with_updated_at`]:
+    /// How long a connection is valid unless its provider says otherwise: about 12 months.
+    pub const DEFAULT_VALIDITY: time::Duration = time::Duration::days(365);
+
+    /// A new active connection with no tenant and no status reason, last updated at
+    /// `created_at`, valid for [`Connection::DEFAULT_VALIDITY`]. The `with_*` methods set the
+    /// rest; a store rebuilding a stored row chains them:
     ///
     /// ```
-    /// # use railz_connect_core::{BusinessName, Connection, ConnectionId, ConnectionStatus, ReasonCode, ServiceName, WidgetId};
-    /// # let (id, at) = (ConnectionId::new_random(), time::OffsetDateTime::UNIX_EPOCH);
-    /// let row = Connection::new(
-    ///     id,
-    ///     WidgetId::new("w")?,
-    ///     BusinessName::new("Acme")?,
-    ///     ServiceName::new("xero")?,
-    ///     None,
-    ///     at,
-    ///     at + time::Duration::days(365),
-    /// )
-    /// .with_status(ConnectionStatus::Invalid, Some(ReasonCode::ReauthorizationRequired))
-    /// .with_updated_at(at + time::Duration::hours(2));
+    /// # use railz_connect_core::{BusinessName, Connection, ConnectionId, ConnectionStatus, ReasonCode, ServiceName, Tenant, WidgetId};
+    /// # let (id, at) = (ConnectionId::new_random(), railz_connect_core::time::OffsetDateTime::UNIX_EPOCH);
+    /// let row = Connection::new(id, WidgetId::new("w")?, BusinessName::new("Acme")?, ServiceName::new("xero")?, at)
+    ///     .with_tenant(Some(Tenant::new("org-1".parse()?, "Acme NZ")))
+    ///     .with_status(ConnectionStatus::Invalid, Some(ReasonCode::ReauthorizationRequired))
+    ///     .with_updated_at(at + railz_connect_core::time::Duration::hours(2))
+    ///     .with_expires_at(at + railz_connect_core::time::Duration::days(90));
     /// assert_eq!(row.status_reason, Some(ReasonCode::ReauthorizationRequired));
-    /// # Ok::<(), railz_connect_core::ids::InvalidId>(())
+    /// # Ok::<(), railz_connect_core::InvalidId>(())
     /// ```
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: ConnectionId,
         widget_id: WidgetId,
         business_name: BusinessName,
         service_name: ServiceName,
-        tenant: Option<Tenant>,
         created_at: OffsetDateTime,
-        expires_at: OffsetDateTime,
     ) -> Self {
         Self {
             id,
             widget_id,
             business_name,
             service_name,
-            tenant,
+            tenant: None,
             status: ConnectionStatus::Active,
             status_reason: None,
             created_at,
             updated_at: created_at,
-            expires_at,
+            expires_at: created_at.checked_add(Self::DEFAULT_VALIDITY).unwrap_or(created_at),
         }
+    }
+
+    /// The same connection with this tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: Option<Tenant>) -> Self {
+        self.tenant = tenant;
+        self
     }
 
     /// The same connection with this status and status reason (`None`: no reason).
@@ -246,6 +248,13 @@ impl Connection {
     #[must_use]
     pub fn with_updated_at(mut self, at: OffsetDateTime) -> Self {
         self.updated_at = at;
+        self
+    }
+
+    /// The same connection, valid until `at`.
+    #[must_use]
+    pub fn with_expires_at(mut self, at: OffsetDateTime) -> Self {
+        self.expires_at = at;
         self
     }
 }
@@ -271,25 +280,25 @@ impl ConnectionFilter {
     }
 
     /// Only this business's connections.
-    pub fn business(mut self, name: BusinessName) -> Self {
+    pub fn with_business(mut self, name: BusinessName) -> Self {
         self.business_name = Some(name);
         self
     }
 
     /// Only connections to this service.
-    pub fn service(mut self, name: ServiceName) -> Self {
+    pub fn with_service(mut self, name: ServiceName) -> Self {
         self.service_name = Some(name);
         self
     }
 
     /// Only connections with this status.
-    pub fn status(mut self, status: ConnectionStatus) -> Self {
+    pub fn with_status(mut self, status: ConnectionStatus) -> Self {
         self.status = Some(status);
         self
     }
 
     /// Only connections made through this widget.
-    pub fn widget(mut self, widget_id: WidgetId) -> Self {
+    pub fn with_widget(mut self, widget_id: WidgetId) -> Self {
         self.widget_id = Some(widget_id);
         self
     }

@@ -3,6 +3,7 @@
 use crate::connection::{ConnectionStatus, ReasonCode};
 use crate::crypto::CryptoError;
 use crate::ids::{BusinessName, ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
+use crate::provider::AuthKind;
 use crate::provider::ProviderError;
 use crate::store::StoreError;
 
@@ -48,6 +49,60 @@ pub enum CallbackError {
     BrowserMismatch,
 }
 
+/// Why a widget session token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// It is not a session token at all (bad encoding, truncated).
+    #[error("the session token is malformed")]
+    Malformed,
+    /// It does not authenticate: not issued by this app (another key), or tampered with.
+    #[error("the session token was not issued by this app or was tampered with")]
+    Forged,
+    /// It was issued by this app and has expired: open a new session.
+    #[error("the session has expired")]
+    Expired,
+}
+
+/// What kind of failure an [`Error`] is, for an HTTP layer (the widget router) to answer with:
+/// see [`ErrorKind::http_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is invalid (a bad id, input or callback): 400.
+    InvalidRequest,
+    /// The session is missing, forged or expired: 401.
+    Unauthenticated,
+    /// The caller may not do this (another widget's business): 403.
+    Forbidden,
+    /// The thing asked for does not exist (a widget, service, connection, ticket): 404.
+    NotFound,
+    /// The thing is in a state that does not allow it (an unusable connection): 409.
+    Conflict,
+    /// The provider failed or refused: 502.
+    Provider,
+    /// Temporarily unavailable; try again (a store outage, a contended refresh): 503.
+    Unavailable,
+    /// A fault of the app's configuration or of the SDK's environment: 500.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status an HTTP layer answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::Unauthenticated => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::Provider => 502,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
 /// Errors of [`crate::Connect`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -72,9 +127,19 @@ pub enum Error {
         /// The service.
         service: ServiceName,
     },
-    /// The widget session token is malformed, tampered with, or expired.
-    #[error("invalid widget session: {0}")]
-    InvalidSession(&'static str),
+    /// The widget session token is malformed, forged or tampered with, or expired.
+    #[error("invalid widget session")]
+    InvalidSession(#[source] SessionError),
+    /// The service is not connected this way: [`Connect::begin`](crate::Connect::begin) for a
+    /// credential-based service, or [`Connect::connect_with_inputs`](crate::Connect::connect_with_inputs)
+    /// for a redirect one.
+    #[error("service `{service}` is connected by {expected:?}, not this way")]
+    WrongAuthKind {
+        /// The service.
+        service: ServiceName,
+        /// How it is connected.
+        expected: AuthKind,
+    },
     /// The callback was rejected.
     #[error("callback rejected")]
     Callback(#[from] CallbackError),
@@ -139,7 +204,8 @@ impl Error {
     pub fn reason_code(&self) -> ReasonCode {
         match self {
             Self::Callback(_) => ReasonCode::InvalidCallback,
-            Self::InvalidSession(_) | Self::UnknownTicket => ReasonCode::AuthorizationExpired,
+            Self::InvalidSession(SessionError::Expired) | Self::UnknownTicket => ReasonCode::AuthorizationExpired,
+            Self::InvalidSession(_) => ReasonCode::InvalidCallback,
             Self::CredentialsNotFound(_) | Self::ConnectionNotFound(_) => ReasonCode::CredentialsNotFound,
             Self::NeedsReauthorization(_) => ReasonCode::ReauthorizationRequired,
             Self::ConnectionUnusable { status: ConnectionStatus::Expired, .. } => ReasonCode::ExpiredCredentials,
@@ -149,6 +215,31 @@ impl Error {
             Self::ConnectionUnusable { .. } => ReasonCode::ReauthorizationRequired,
             Self::Provider { source, .. } => source.reason_code(),
             _ => ReasonCode::Unknown,
+        }
+    }
+
+    /// What kind of failure this is (for an HTTP answer: [`ErrorKind::http_status`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidId(_) | Self::Callback(_) | Self::UnknownTenant(_) | Self::WrongAuthKind { .. } => {
+                ErrorKind::InvalidRequest
+            }
+            Self::Provider { source: ProviderError::InvalidInput { .. }, .. } => ErrorKind::InvalidRequest,
+            Self::Provider { source: ProviderError::EndpointNotAllowed(_), .. } => ErrorKind::InvalidRequest,
+            Self::InvalidSession(_) => ErrorKind::Unauthenticated,
+            Self::BusinessOfAnotherWidget { .. } | Self::ServiceNotOffered { .. } => ErrorKind::Forbidden,
+            Self::UnknownWidget(_)
+            | Self::UnknownService(_)
+            | Self::UnknownTicket
+            | Self::ConnectionNotFound(_)
+            | Self::CredentialsNotFound(_) => ErrorKind::NotFound,
+            Self::ConnectionUnusable { .. } | Self::NeedsReauthorization(_) => ErrorKind::Conflict,
+            Self::Provider { source, .. } if source.is_retryable() => ErrorKind::Unavailable,
+            Self::Provider { .. } => ErrorKind::Provider,
+            Self::RefreshContended(_) | Self::Store(StoreError::Backend(_)) => ErrorKind::Unavailable,
+            Self::InvalidConfig(_) | Self::BusinessNameExhausted | Self::Crypto(_) | Self::Store(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 

@@ -20,7 +20,6 @@ use time::OffsetDateTime;
 
 use crate::clock::{Clock, SystemClock};
 use crate::provider::{BoxError, ProviderError};
-use crate::secret::AccessToken;
 
 /// Why an HTTP exchange failed before an OAuth answer could be read, or why a client could not
 /// be built.
@@ -42,6 +41,10 @@ pub enum HttpError {
         /// client's clock; zero for a date in the past), at most
         /// [`HttpClient::MAX_RETRY_AFTER`]. `None` when absent or unreadable.
         retry_after: Option<Duration>,
+        /// The start of the body (at most 256 characters), when there was one.
+        body: Option<String>,
+        /// The diagnostic headers (see [`ProviderError::Status`]).
+        headers: Vec<(String, String)>,
     },
     /// No answer in time.
     #[error("the request timed out")]
@@ -62,7 +65,9 @@ impl From<HttpError> for ProviderError {
     fn from(e: HttpError) -> Self {
         match e {
             HttpError::Redirect { status } => ProviderError::Redirect { status },
-            HttpError::Status { status, retry_after } => ProviderError::Status { status, retry_after },
+            HttpError::Status { status, retry_after, body, headers } => {
+                ProviderError::Status { status, retry_after, body, headers }
+            }
             HttpError::Timeout => ProviderError::Timeout,
             HttpError::Transport(source) => ProviderError::Transport(source),
             HttpError::Build(reason) => ProviderError::InvalidRequest(reason),
@@ -146,23 +151,14 @@ impl HttpClient {
         Ok(response)
     }
 
-    /// GETs JSON with a bearer token and extra headers; any status but 2xx is an error.
-    pub async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: &url::Url,
-        token: &AccessToken,
-        headers: &[(&str, &str)],
-    ) -> Result<T, ProviderError> {
-        let mut builder = http::Request::get(url.as_str())
-            .header(http::header::ACCEPT, "application/json")
-            .header(http::header::AUTHORIZATION, format!("Bearer {}", token.secret()));
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let request = builder.body(Vec::new()).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+    /// Sends a request (built and authorized by the caller, for example with
+    /// [`Provider::authorize_request`](crate::provider::Provider::authorize_request)) and reads
+    /// a JSON answer; any status but 2xx is a [`ProviderError::Status`] that keeps a bounded
+    /// excerpt of the body and the diagnostic headers.
+    pub async fn get_json<T: DeserializeOwned>(&self, request: http::Request<Vec<u8>>) -> Result<T, ProviderError> {
         let response = self.send_checked(request).await?;
         if !response.status().is_success() {
-            return Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None });
+            return Err(status_error(&response, None));
         }
         parse_json(response.body())
     }
@@ -180,10 +176,44 @@ impl HttpClient {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, self.clock.now()));
-            return Err(HttpError::Status { status: status.as_u16(), retry_after });
+            let (body, headers) = diagnostics(response);
+            return Err(HttpError::Status { status: status.as_u16(), retry_after, body, headers });
         }
         Ok(())
     }
+}
+
+/// Whether a response header helps diagnose a failure and is safe to keep: never cookies or
+/// credentials.
+fn is_diagnostic_header(name: &str) -> bool {
+    matches!(name, "content-type" | "www-authenticate" | "retry-after" | "intuit_tid")
+        || ["request-id", "requestid", "correlation", "trace-id", "traceid"].iter().any(|p| name.contains(p))
+}
+
+/// A bounded excerpt of a failed response's body (if it is text) and its diagnostic headers.
+pub(crate) fn diagnostics(response: &http::Response<Vec<u8>>) -> (Option<String>, Vec<(String, String)>) {
+    use crate::text::{MAX_LOGGED, bounded};
+    let raw = response.body();
+    let head = &raw[..raw.len().min(MAX_LOGGED * 4)];
+    let text = String::from_utf8_lossy(head);
+    let body = (!text.trim().is_empty()).then(|| bounded(text.trim(), MAX_LOGGED));
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| is_diagnostic_header(name.as_str()))
+        .take(16)
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), bounded(&String::from_utf8_lossy(value.as_bytes()), MAX_LOGGED))
+        })
+        .collect();
+    (body, headers)
+}
+
+/// A non-2xx answer as a [`ProviderError::Status`], with its body excerpt and diagnostic
+/// headers.
+pub(crate) fn status_error(response: &http::Response<Vec<u8>>, retry_after: Option<Duration>) -> ProviderError {
+    let (body, headers) = diagnostics(response);
+    ProviderError::Status { status: response.status().as_u16(), retry_after, body, headers }
 }
 
 /// The TLS configuration of every client: rustls with the `ring` provider given explicitly
@@ -327,14 +357,14 @@ mod tests {
         let client = HttpClient::new().unwrap().with_clock(clock.clone());
         let date = Some("Fri, 31 Dec 1999 23:59:59 GMT");
         match client.check_status(&answer(503, date)) {
-            Err(HttpError::Status { status: 503, retry_after }) => {
+            Err(HttpError::Status { status: 503, retry_after, .. }) => {
                 assert_eq!(retry_after, Some(Duration::from_secs(90)))
             }
             other => panic!("{other:?}"),
         }
-        clock.advance(time::Duration::seconds(60));
+        clock.advance(Duration::from_secs(60));
         match client.clone().check_status(&answer(429, date)) {
-            Err(HttpError::Status { status: 429, retry_after }) => {
+            Err(HttpError::Status { status: 429, retry_after, .. }) => {
                 assert_eq!(retry_after, Some(Duration::from_secs(30)))
             }
             other => panic!("{other:?}"),
@@ -344,7 +374,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match client.check_status(&answer(500, Some("later"))) {
-            Err(HttpError::Status { status: 500, retry_after }) => assert_eq!(retry_after, None),
+            Err(HttpError::Status { status: 500, retry_after, .. }) => assert_eq!(retry_after, None),
             other => panic!("{other:?}"),
         }
         assert!(matches!(client.check_status(&answer(302, None)), Err(HttpError::Redirect { status: 302 })));
@@ -360,5 +390,29 @@ mod tests {
             ProviderError::Transport(source) => assert_eq!(source.to_string(), "connection reset"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_failed_answer_keeps_a_bounded_excerpt_and_diagnostic_headers_never_cookies() {
+        let mut response = http::Response::new(format!("{{\"fault\":\"{}\"}}\u{7}", "x".repeat(5000)).into_bytes());
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        let h = response.headers_mut();
+        h.insert("content-type", "application/json".parse().unwrap());
+        h.insert("x-request-id", "req-42".parse().unwrap());
+        h.insert("set-cookie", "session=SENTINEL".parse().unwrap());
+        h.insert("www-authenticate", "Bearer error=\"insufficient_scope\"".parse().unwrap());
+        match status_error(&response, None) {
+            ProviderError::Status { status: 403, body: Some(body), headers, .. } => {
+                assert!(body.starts_with("{\"fault\":\"xxx"), "{body}");
+                assert!(body.chars().count() <= crate::text::MAX_LOGGED + 1);
+                assert!(!body.contains('\u{7}'));
+                let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, ["content-type", "x-request-id", "www-authenticate"]);
+                assert!(!format!("{headers:?}").contains("SENTINEL"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let empty = http::Response::new(Vec::new());
+        assert!(matches!(status_error(&empty, None), ProviderError::Status { body: None, .. }));
     }
 }

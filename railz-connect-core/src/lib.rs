@@ -7,16 +7,16 @@
 //! ```no_run
 //! # async fn run(provider: std::sync::Arc<dyn railz_connect_core::provider::Provider>) -> Result<(), railz_connect_core::Error> {
 //! use std::sync::Arc;
+//! use railz_connect_core::provider::Inputs;
 //! use railz_connect_core::{Callback, Completion, Connect, SessionRequest, WidgetConfig};
 //! use railz_connect_core::crypto::{DataKey, Keyring};
 //! use railz_connect_core::store::SqliteStore;
 //!
-//! let widget = WidgetConfig::new(
-//!     "my-widget".parse()?,
-//!     "https://app.example/connect/callback".parse().unwrap(),
-//!     "https://app.example/connected".parse().unwrap(),
-//!     "https://app.example/connect-failed".parse().unwrap(),
-//! )?;
+//! let widget = WidgetConfig::builder("my-widget".parse()?)
+//!     .with_redirect_uri("https://app.example/connect/callback".parse().unwrap())
+//!     .with_success_url("https://app.example/connected".parse().unwrap())
+//!     .with_failure_url("https://app.example/connect-failed".parse().unwrap())
+//!     .build()?;
 //! let connect = Connect::builder()
 //!     .with_provider(provider)
 //!     .with_store(Arc::new(SqliteStore::open("railz-connect.db").await?))
@@ -27,7 +27,7 @@
 //! // Server side, before showing the widget: a session (a businessName is generated).
 //! let session = connect.create_session(&"my-widget".parse()?, SessionRequest::new()).await?;
 //! // The user picked a service: send them to the provider.
-//! let start = connect.begin(&session.token, &"railzSandbox".parse()?, Default::default()).await?;
+//! let start = connect.begin(&session.token, &"railzSandbox".parse()?, Inputs::new()).await?;
 //! println!("redirect to {}", start.url);
 //! // ... later, on the callback route:
 //! let callback = Callback::from_query("code=...&state=...")?;
@@ -48,15 +48,15 @@
 
 mod business_name;
 mod callback;
-pub mod clock;
+mod clock;
 mod config;
 mod connect;
-pub mod connection;
+mod connection;
 pub mod crypto;
 mod error;
-pub mod event;
+mod event;
 pub mod http;
-pub mod ids;
+mod ids;
 pub mod provider;
 pub mod secret;
 pub mod store;
@@ -65,29 +65,29 @@ mod text;
 pub use business_name::generate as generate_business_name;
 pub use callback::Callback;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::WidgetConfig;
+pub use config::{WidgetConfig, WidgetConfigBuilder};
 pub use connect::{
-    AuthorizationStart, Completion, Connect, ConnectBuilder, Disconnection, Failure, Landing, Revocation,
-    ServiceSummary, SessionRequest, WidgetSession,
+    AuthorizationStart, Completion, Connect, ConnectBuilder, ConnectionList, Disconnection, Failure, Landing,
+    Revocation, ServiceInput, ServiceSummary, SessionRequest, WidgetSession,
 };
 pub use connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
-pub use error::{CallbackError, Error};
-pub use event::{Event, EventKind, EventSink};
+pub use error::{CallbackError, Error, ErrorKind, SessionError};
+pub use event::{BroadcastSink, Event, EventKind, EventSink};
 pub use ids::{BusinessName, ConnectionId, InvalidId, ServiceName, TenantId, WidgetId};
-pub use provider::{CallContext, Provider, ProviderError, ProviderExt, ProviderRegistry, TokenSet};
 
-/// The `time` crate, re-exported: its `OffsetDateTime` and `Duration` are in this crate's API
-/// ([`Clock::now`], [`ManualClock::advance`], connection and event timestamps), so an app can
-/// name them without depending on `time` itself or on a version that differs from the SDK's.
-/// (The `time::macros`, such as `datetime!`, expand to paths under `::time` and still need
-/// `time` as a direct dependency.)
+/// The `time` crate, re-exported: its `OffsetDateTime` is in this crate's API ([`Clock::now`],
+/// connection and event timestamps), so an app can name it without depending on `time` itself
+/// or on a version that differs from the SDK's. (Durations in the API are
+/// `std::time::Duration`. The `time::macros`, such as `datetime!`, expand to paths under
+/// `::time` and still need `time` as a direct dependency.)
 ///
 /// ```
-/// use railz_connect_core::time::{Duration, OffsetDateTime};
+/// use std::time::Duration;
+/// use railz_connect_core::time::OffsetDateTime;
 /// use railz_connect_core::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
-/// clock.advance(Duration::minutes(5));
-/// assert_eq!(clock.now(), OffsetDateTime::UNIX_EPOCH + Duration::minutes(5));
+/// clock.advance(Duration::from_secs(300));
+/// assert_eq!(clock.now().unix_timestamp(), 300);
 /// ```
 pub use time;

@@ -5,7 +5,7 @@
 //! which has no `PartialEq` and no `Display`, whose value is reached only through an explicit
 //! `secret()` call, and whose memory is zeroized on drop.
 //!
-//! None of them implements `Serialize` or `Deserialize` (nor does [`TokenSet`](crate::TokenSet)):
+//! None of them implements `Serialize` or `Deserialize` (nor do [`TokenSet`](crate::provider::TokenSet) and [`Credentials`](crate::provider::Credentials)):
 //! secrets are written only into the sealed payloads the SDK encrypts, never into a serde
 //! output by accident (a log line, an API response, a cache):
 //!
@@ -16,14 +16,28 @@
 //!
 //! ```compile_fail
 //! fn serializable<T: serde::Serialize>() {}
-//! serializable::<railz_connect_core::TokenSet>();
+//! serializable::<railz_connect_core::provider::TokenSet>();
 //! ```
 //!
-//! (The same check compiles for a serializable type: `serializable::<String>()`.)
+//! ```compile_fail
+//! fn serializable<T: serde::Serialize>() {}
+//! serializable::<railz_connect_core::provider::Credentials>();
+//! ```
+//!
+//! ```compile_fail
+//! fn serializable<T: serde::Serialize>() {}
+//! serializable::<railz_connect_core::secret::SecretValue>();
+//! ```
+//!
+//! (The same check compiles for a serializable type, and the paths above name real types:)
 //!
 //! ```
 //! fn serializable<T: serde::Serialize>() {}
 //! serializable::<String>();
+//! fn exists<T>() {}
+//! exists::<(railz_connect_core::provider::TokenSet, railz_connect_core::provider::Credentials)>();
+//! exists::<railz_connect_core::secret::SecretValue>();
+//! exists::<railz_connect_core::secret::AccessToken>();
 //! ```
 
 use std::fmt;
@@ -105,6 +119,14 @@ secret_type!(
     /// does not bring it back, so a URL opened in another browser cannot attach a grant.
     #[derive(Clone)]
     BrowserBinding
+);
+
+secret_type!(
+    /// A secret field of a business's credentials: an input marked secret (a password, a
+    /// consumer secret, a token secret) or a value a credential-based provider keeps (a
+    /// session id). Sealed like tokens; never printed, never copied into parameters.
+    #[derive(Clone)]
+    SecretValue
 );
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
 use aes_gcm_siv::{Aes128GcmSiv, Aes256GcmSiv, Nonce};
-use railz_connect_core::crypto::{CryptoError, DataKey, Keyring, RecordBinding, envelope_key_id};
+use railz_connect_core::crypto::{CryptoError, DataKey, Keyring, RecordBinding, RecordKind, envelope_key_id};
 use serde_json::Value;
 
 /// Wycheproof `testvectors_v1/aes_gcm_siv_test.json`, unmodified.
@@ -375,7 +375,7 @@ const KIND: &str = "credentials";
 const IDS: &[&str] = &["a", "b", "c"];
 
 fn binding() -> RecordBinding<'static> {
-    RecordBinding::new(KIND, IDS)
+    RecordBinding::new(RecordKind::Credentials, IDS)
 }
 
 /// The associated data as documented on `RecordBinding`: the domain string, header bytes 0..6,
@@ -528,15 +528,16 @@ fn envelope_header_key_and_binding_errors() {
 
         // Another record (kind, ids, their order or their split) is Authentication.
         for (kind, ids) in [
-            ("credential", &["a", "b", "c"][..]),
-            ("credentials", &["a", "b", "d"][..]),
-            ("credentials", &["a", "c", "b"][..]),
-            ("credentials", &["ab", "c"][..]),
-            ("credentials", &["a", "b"][..]),
-            ("credentials", &["a", "b", "c", ""][..]),
+            (RecordKind::Pending, &["a", "b", "c"][..]),
+            (RecordKind::Session, &["a", "b", "c"][..]),
+            (RecordKind::Credentials, &["a", "b", "d"][..]),
+            (RecordKind::Credentials, &["a", "c", "b"][..]),
+            (RecordKind::Credentials, &["ab", "c"][..]),
+            (RecordKind::Credentials, &["a", "b"][..]),
+            (RecordKind::Credentials, &["a", "b", "c", ""][..]),
         ] {
             let other = RecordBinding::new(kind, ids);
-            assert_eq!(ring.open(&other, &blob), Err(CryptoError::Authentication), "{kind} {ids:?}");
+            assert_eq!(ring.open(&other, &blob), Err(CryptoError::Authentication), "{kind:?} {ids:?}");
         }
     }
 }

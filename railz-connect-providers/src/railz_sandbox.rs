@@ -11,13 +11,14 @@
 //!   `insufficient_permission:` → [`ReasonCode::InsufficientPermission`].
 
 use async_trait::async_trait;
-use railz_connect_core::connection::{ReasonCode, Tenant};
 use railz_connect_core::http::HttpClient;
 use railz_connect_core::provider::{
-    CallContext, ClientAuth, InputSpec, Inputs, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce,
-    ProviderError, Quirks, RevocationStyle, Rotation, TokenSet, default_callback_error_reason,
+    CallContext, ClientAuth, ClientRegistration, Credentials, InputSpec, Inputs, IssuerParam, OAuth2Definition,
+    OAuth2Provider, Pkce, Presence, ProviderError, Quirks, RevocationStyle, Rotation, TokenSet,
+    default_callback_error_reason,
 };
 use railz_connect_core::secret::ClientSecret;
+use railz_connect_core::{ReasonCode, Tenant};
 use railz_connect_core::{ServiceName, TenantId};
 use serde::Deserialize;
 use url::Url;
@@ -36,8 +37,8 @@ pub const USE_CASES: [&str; 5] =
 pub struct RailzSandboxConfig {
     /// The sandbox's base URL (`http://127.0.0.1:PORT/` for the in-process mock).
     pub base_url: Url,
-    /// Client credentials.
-    pub credentials: OAuth2Credentials,
+    /// The app's client registration at the sandbox.
+    pub client: ClientRegistration,
 }
 
 impl RailzSandboxConfig {
@@ -48,16 +49,18 @@ impl RailzSandboxConfig {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
-        Self { base_url, credentials: OAuth2Credentials::new(client_id, client_secret) }
+        Self { base_url, client: ClientRegistration::new(client_id, client_secret) }
     }
 
-    /// Reads `RAILZ_SANDBOX_URL`, `RAILZ_SANDBOX_CLIENT_ID` and `RAILZ_SANDBOX_CLIENT_SECRET`;
-    /// `None` when any is unset or the URL is invalid.
-    pub fn from_env() -> Option<Self> {
-        let url = Url::parse(&std::env::var("RAILZ_SANDBOX_URL").ok()?).ok()?;
-        let id = std::env::var("RAILZ_SANDBOX_CLIENT_ID").ok()?;
-        let secret = std::env::var("RAILZ_SANDBOX_CLIENT_SECRET").ok()?;
-        Some(Self::new(url, id, ClientSecret::new(secret)))
+    /// The configuration from a service's registration: the sandbox has no public address, so
+    /// its base URL is required.
+    pub fn from_service(config: &crate::ServiceConfig) -> Result<Self, crate::ConfigError> {
+        let base_url = config.base_url.clone().ok_or_else(|| crate::ConfigError::Missing {
+            variable: format!("{}_BASE_URL", crate::env_prefix(SERVICE_NAME)),
+        })?;
+        let mut out = Self::new(base_url, String::new(), ClientSecret::new(""));
+        out.client = config.client.clone();
+        Ok(out)
     }
 
     fn join(&self, path: &str) -> Url {
@@ -80,20 +83,20 @@ impl RailzSandboxConfig {
 pub fn definition(config: &RailzSandboxConfig) -> OAuth2Definition {
     let service = ServiceName::new(SERVICE_NAME).unwrap_or_else(|_| unreachable!("valid constant"));
     OAuth2Definition::new(service, DISPLAY_NAME, config.join("oauth/authorize"), config.join("oauth/token"))
-        .sandbox()
+        .with_sandbox(true)
         .with_revocation(config.join("oauth/revoke"), RevocationStyle::Rfc7009)
-        .with_issuer(config.issuer(), true)
+        .with_issuer(config.issuer(), IssuerParam::Required)
         .with_scopes(&["accounting.read"], " ")
         .with_client_auth(ClientAuth::Basic)
         .with_pkce(Pkce::Required)
         .with_rotation(Rotation::Always)
         .with_tenant_selection()
-        .with_input(InputSpec::choice("useCase", "Sandbox use case", false, &USE_CASES))
+        .with_input(InputSpec::choice("useCase", "Sandbox use case", &USE_CASES).with_presence(Presence::Optional))
 }
 
 /// The sandbox adapter.
 pub fn provider(config: &RailzSandboxConfig) -> OAuth2Provider<SandboxQuirks> {
-    OAuth2Provider::new(definition(config), config.credentials.clone(), SandboxQuirks { api: config.api_url() })
+    OAuth2Provider::new(definition(config), config.client.clone(), SandboxQuirks { api: config.api_url() })
 }
 
 /// What the sandbox does beyond its definition: the `useCase` input, company listing, and
@@ -117,17 +120,17 @@ struct CompanyRef {
 #[async_trait]
 impl Quirks for SandboxQuirks {
     fn authorize_params(&self, _definition: &OAuth2Definition, inputs: &Inputs) -> Vec<(String, String)> {
-        inputs.get("useCase").map(|u| vec![("use_case".to_owned(), u.clone())]).unwrap_or_default()
+        inputs.get("useCase").map(|u| vec![("use_case".to_owned(), u.to_owned())]).unwrap_or_default()
     }
 
     async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
         let url = self.api.join("companies").map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        let list: CompanyList = cx.http.get_json(&url, &tokens.access_token, &[]).await?;
+        let list: CompanyList = cx.http.get_json(get(&url, &Credentials::OAuth2(tokens.clone()))?).await?;
         list.companies
             .into_iter()
             .map(|c| {
                 let id = TenantId::new(c.id).map_err(|e| ProviderError::InvalidResponse(format!("company id: {e}")))?;
-                Ok(Tenant { id, name: c.name })
+                Ok(Tenant::new(id, c.name))
             })
             .collect()
     }
@@ -138,6 +141,16 @@ impl Quirks for SandboxQuirks {
         }
         default_callback_error_reason(error, description)
     }
+}
+
+/// A GET of JSON at `url`, authorized with the credentials' bearer token.
+fn get(url: &Url, credentials: &Credentials) -> Result<http::Request<Vec<u8>>, ProviderError> {
+    let mut request = http::Request::get(url.as_str())
+        .header(http::header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
+    railz_connect_core::provider::bearer(credentials, &mut request)?;
+    Ok(request)
 }
 
 /// A small client of the sandbox's accounting API, to prove stored credentials work.
@@ -201,14 +214,17 @@ impl SandboxApi {
     }
 
     /// The company's details.
-    pub async fn company_info(&self, tokens: &TokenSet, company: &TenantId) -> Result<CompanyInfo, ProviderError> {
-        self.http.get_json(&self.company_url(company, "")?, &tokens.access_token, &[]).await
+    pub async fn company_info(
+        &self,
+        credentials: &Credentials,
+        company: &TenantId,
+    ) -> Result<CompanyInfo, ProviderError> {
+        self.http.get_json(get(&self.company_url(company, "")?, credentials)?).await
     }
 
     /// The company's accounts.
-    pub async fn accounts(&self, tokens: &TokenSet, company: &TenantId) -> Result<Vec<Account>, ProviderError> {
-        let list: AccountList =
-            self.http.get_json(&self.company_url(company, "accounts")?, &tokens.access_token, &[]).await?;
+    pub async fn accounts(&self, credentials: &Credentials, company: &TenantId) -> Result<Vec<Account>, ProviderError> {
+        let list: AccountList = self.http.get_json(get(&self.company_url(company, "accounts")?, credentials)?).await?;
         Ok(list.accounts)
     }
 }

@@ -7,19 +7,20 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use railz_connect::core::crypto::{DataKey, Keyring};
-use railz_connect::core::store::{
-    BusinessRecord, ConnectionStore, CredentialStore, MemoryStore, PendingAuthorization, PendingStore,
-    SealedCredentials, Store, StoreError,
-};
+use railz_connect::ConnectBuilder;
+use railz_connect::crypto::KeyId;
+use railz_connect::crypto::{DataKey, Keyring};
+use railz_connect::provider::Inputs;
 use railz_connect::providers::railz_sandbox::{self, RailzSandboxConfig};
-use railz_connect::{
-    AuthorizationStart, BusinessName, Callback, Completion, Connect, Connection, ConnectionFilter, ConnectionId,
-    ConnectionStatus, ManualClock, ReasonCode, ServiceName, SessionRequest, WidgetConfig, WidgetId,
+use railz_connect::secret::ClientSecret;
+use railz_connect::store::{
+    BusinessRecord, ConnectionStore, CredentialStore, DueRefresh, MemoryStore, Page, PendingAuthorization, PendingKind,
+    PendingStore, SealedCredentials, StatusChange, Store, StoreError, StoredCredentials,
 };
-use railz_connect_core::ConnectBuilder;
-use railz_connect_core::provider::Inputs;
-use railz_connect_core::secret::ClientSecret;
+use railz_connect::{
+    AuthorizationStart, BusinessName, Callback, Completion, Connect, Connection, ConnectionFilter, ConnectionId, Event,
+    ManualClock, ReasonCode, ServiceName, SessionRequest, WidgetConfig, WidgetId,
+};
 use railz_connect_mock::MockServer;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -39,15 +40,13 @@ pub fn sandbox_service() -> ServiceName {
 }
 
 pub fn widget() -> WidgetConfig {
-    WidgetConfig::new(
-        widget_id(),
-        Url::parse(CALLBACK).unwrap(),
-        Url::parse(SUCCESS).unwrap(),
-        Url::parse(FAILURE).unwrap(),
-    )
-    .unwrap()
-    .allow_landing_url(Url::parse("https://app.example/welcome").unwrap())
-    .unwrap()
+    WidgetConfig::builder(widget_id())
+        .with_redirect_uri(Url::parse(CALLBACK).unwrap())
+        .with_success_url(Url::parse(SUCCESS).unwrap())
+        .with_failure_url(Url::parse(FAILURE).unwrap())
+        .with_allowed_landing_url(Url::parse("https://app.example/welcome").unwrap())
+        .build()
+        .unwrap()
 }
 
 pub fn keyring() -> Keyring {
@@ -124,9 +123,7 @@ impl Harness {
 }
 
 pub fn use_case(case: &str) -> Inputs {
-    let mut inputs = Inputs::new();
-    inputs.insert("useCase".into(), case.into());
-    inputs
+    Inputs::new().with("useCase", case)
 }
 
 pub fn query_of(url: &Url) -> std::collections::BTreeMap<String, String> {
@@ -201,8 +198,8 @@ impl ConnectionStore for InstrumentedStore {
     async fn get_business(&self, n: &BusinessName) -> Result<Option<BusinessRecord>, StoreError> {
         self.inner.get_business(n).await
     }
-    async fn insert_connection(&self, c: &Connection, blob: &[u8]) -> Result<(), StoreError> {
-        self.inner.insert_connection(c, blob).await?;
+    async fn insert_connection(&self, c: &Connection, s: &SealedCredentials, e: &[Event]) -> Result<(), StoreError> {
+        self.inner.insert_connection(c, s, e).await?;
         if self.insert_acks_lost.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::backend(std::io::Error::other("connection reset after commit")));
         }
@@ -211,31 +208,31 @@ impl ConnectionStore for InstrumentedStore {
     async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
         self.inner.get_connection(id).await
     }
-    async fn list_connections(&self, f: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
-        self.inner.list_connections(f).await
+    async fn list_connections(&self, f: &ConnectionFilter, p: &Page) -> Result<Vec<Connection>, StoreError> {
+        self.inner.list_connections(f, p).await
     }
     async fn set_connection_status(
         &self,
         id: &ConnectionId,
-        s: ConnectionStatus,
-        r: Option<ReasonCode>,
-        at: OffsetDateTime,
+        c: &StatusChange,
+        e: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
-        self.inner.set_connection_status(id, s, r, at).await
+        self.inner.set_connection_status(id, c, e).await
     }
     async fn disconnect(
         &self,
         id: &ConnectionId,
         r: ReasonCode,
         at: OffsetDateTime,
+        e: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
-        self.inner.disconnect(id, r, at).await
+        self.inner.disconnect(id, r, at, e).await
     }
 }
 
 #[async_trait]
 impl CredentialStore for InstrumentedStore {
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<StoredCredentials>, StoreError> {
         let loaded = self.inner.load_credentials(id).await;
         if let Ok(caller) = CALLER.try_with(|c| *c)
             && self.readers.lock().unwrap().insert(caller)
@@ -244,11 +241,28 @@ impl CredentialStore for InstrumentedStore {
         }
         loaded
     }
-    async fn replace_credentials(&self, id: &ConnectionId, v: u64, blob: &[u8]) -> Result<Option<u64>, StoreError> {
+    async fn replace_credentials(
+        &self,
+        id: &ConnectionId,
+        v: u64,
+        s: &SealedCredentials,
+        e: &[Event],
+    ) -> Result<Option<u64>, StoreError> {
         if self.write_failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::backend(std::io::Error::other("database blip")));
         }
-        self.inner.replace_credentials(id, v, blob).await
+        self.inner.replace_credentials(id, v, s, e).await
+    }
+    async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError> {
+        self.inner.due_for_refresh(before, limit).await
+    }
+    async fn sealed_with_key(
+        &self,
+        key: KeyId,
+        after: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        self.inner.sealed_with_key(key, after, limit).await
     }
     async fn try_lease(
         &self,
@@ -274,8 +288,8 @@ impl PendingStore for InstrumentedStore {
     async fn insert_pending(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
         self.inner.insert_pending(p).await
     }
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
-        self.inner.take_pending(key).await
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.inner.take_pending(key, kind).await
     }
     async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.purge_pending(before).await

@@ -1,23 +1,32 @@
-//! Sealing a connection's tokens: the one place a [`TokenSet`] is encrypted or decrypted.
+//! Sealing a connection's credentials: the one place [`Credentials`] are encrypted or decrypted.
 
-use super::{CryptoError, Keyring, RecordBinding};
+use super::{CryptoError, Keyring, RecordBinding, RecordKind};
 use crate::connection::Connection;
-use crate::provider::TokenSet;
+use crate::provider::Credentials;
+use crate::store::SealedCredentials;
 
 impl Keyring {
-    /// Seals a connection's tokens with the primary key, bound to the connection's id,
-    /// business and service: the blob a [`CredentialStore`](crate::store::CredentialStore)
-    /// keeps. A blob copied onto another connection does not open.
-    pub fn seal_credentials(&self, connection: &Connection, tokens: &TokenSet) -> Result<Vec<u8>, CryptoError> {
+    /// Seals a connection's credentials with the primary key, bound to the connection's id,
+    /// business and service: what a [`CredentialStore`](crate::store::CredentialStore) keeps,
+    /// with the key id and the token expiries in plaintext beside the blob. A blob copied onto
+    /// another connection does not open.
+    pub fn seal_credentials(
+        &self,
+        connection: &Connection,
+        credentials: &Credentials,
+    ) -> Result<SealedCredentials, CryptoError> {
         let id = connection.id.to_string();
         let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        self.seal(&RecordBinding::new("credentials", &ids), &tokens.to_plaintext()?)
+        let blob = self.seal(&RecordBinding::new(RecordKind::Credentials, &ids), &credentials.to_plaintext()?)?;
+        Ok(SealedCredentials::new(blob, self.primary_key_id())
+            .with_access_expires_at(credentials.access_expires_at())
+            .with_refresh_expires_at(credentials.refresh_expires_at()))
     }
 
-    /// Opens what [`Keyring::seal_credentials`] sealed for this connection.
-    pub fn open_credentials(&self, connection: &Connection, blob: &[u8]) -> Result<TokenSet, CryptoError> {
+    /// Opens a blob [`Keyring::seal_credentials`] sealed for this connection.
+    pub fn open_credentials(&self, connection: &Connection, blob: &[u8]) -> Result<Credentials, CryptoError> {
         let id = connection.id.to_string();
         let ids = [id.as_str(), connection.business_name.as_str(), connection.service_name.as_str()];
-        TokenSet::from_plaintext(&self.open(&RecordBinding::new("credentials", &ids), blob)?)
+        Credentials::from_plaintext(&self.open(&RecordBinding::new(RecordKind::Credentials, &ids), blob)?)
     }
 }

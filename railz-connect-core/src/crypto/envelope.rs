@@ -19,13 +19,37 @@ const DOMAIN: &[u8] = b"railz-connect/envelope/v1";
 /// bindings produce the same bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordBinding<'a> {
-    kind: &'a str,
+    kind: RecordKind,
     ids: &'a [&'a str],
+}
+
+/// The kinds of record the SDK seals; the kind is bound into the associated data, so a blob
+/// of one kind never opens as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// A widget session token (no ids).
+    Session,
+    /// A pending authorization or tenant selection (its key, kind, widget, business, service).
+    Pending,
+    /// A connection's credentials (its id, business, service).
+    Credentials,
+}
+
+impl RecordKind {
+    /// The label bound into the associated data.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Pending => "pending",
+            Self::Credentials => "credentials",
+        }
+    }
 }
 
 impl<'a> RecordBinding<'a> {
     /// A binding for a record of `kind` identified by `ids` (in a fixed order).
-    pub fn new(kind: &'a str, ids: &'a [&'a str]) -> Self {
+    pub fn new(kind: RecordKind, ids: &'a [&'a str]) -> Self {
         Self { kind, ids }
     }
 
@@ -33,7 +57,7 @@ impl<'a> RecordBinding<'a> {
         let mut aad = Vec::with_capacity(64 + self.ids.iter().map(|s| s.len() + 4).sum::<usize>());
         aad.extend_from_slice(DOMAIN);
         aad.extend_from_slice(header6);
-        for part in std::iter::once(&self.kind).chain(self.ids.iter()) {
+        for part in std::iter::once(&self.kind.as_str()).chain(self.ids.iter()) {
             aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
             aad.extend_from_slice(part.as_bytes());
         }
@@ -79,8 +103,8 @@ mod tests {
 
     #[test]
     fn aad_is_length_prefixed() {
-        let a = RecordBinding::new("k", &["ab", "c"]).aad(&[1, 1, 0, 0, 0, 1]);
-        let b = RecordBinding::new("k", &["a", "bc"]).aad(&[1, 1, 0, 0, 0, 1]);
+        let a = RecordBinding::new(RecordKind::Session, &["ab", "c"]).aad(&[1, 1, 0, 0, 0, 1]);
+        let b = RecordBinding::new(RecordKind::Session, &["a", "bc"]).aad(&[1, 1, 0, 0, 0, 1]);
         assert_ne!(a, b);
         assert!(a.starts_with(DOMAIN));
     }

@@ -207,13 +207,14 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::RecordKind;
 
     fn ring() -> Keyring {
         Keyring::new(7, DataKey::from_bytes([42; 32]))
     }
 
     fn binding() -> RecordBinding<'static> {
-        RecordBinding::new("credentials", &["conn-a", "Acme", "railzSandbox"])
+        RecordBinding::new(RecordKind::Credentials, &["conn-a", "Acme", "railzSandbox"])
     }
 
     #[test]
@@ -257,7 +258,7 @@ mod tests {
     fn other_record_wrong_key_unknown_key() {
         let r = ring();
         let blob = r.seal(&binding(), b"x").unwrap();
-        let other = RecordBinding::new("credentials", &["conn-b", "Acme", "railzSandbox"]);
+        let other = RecordBinding::new(RecordKind::Credentials, &["conn-b", "Acme", "railzSandbox"]);
         assert_eq!(r.open(&other, &blob), Err(CryptoError::Authentication));
         let wrong = Keyring::new(7, DataKey::from_bytes([1; 32]));
         assert_eq!(wrong.open(&binding(), &blob), Err(CryptoError::Authentication));

@@ -16,7 +16,7 @@ mod credentials;
 mod envelope;
 mod keyring;
 
-pub use envelope::{ALGORITHM_AES_256_GCM_SIV, FORMAT_VERSION, HEADER_LEN, RecordBinding, envelope_key_id};
+pub use envelope::{ALGORITHM_AES_256_GCM_SIV, FORMAT_VERSION, HEADER_LEN, RecordBinding, RecordKind, envelope_key_id};
 pub use keyring::{DataKey, KeyId, Keyring};
 
 /// Why an envelope could not be sealed or opened, or a key not loaded.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::{ClientAuth, OAuth2Definition, Pkce, ProviderError, RevocationStyle};
+use super::{ClientAuth, IssuerParam, OAuth2Definition, Pkce, ProviderError, RevocationStyle};
 use crate::http::HttpClient;
 use crate::ids::ServiceName;
 use crate::text::{MAX_LOGGED, bounded};
@@ -98,7 +98,7 @@ async fn fetch(http: &HttpClient, url: &Url) -> Result<ServerMetadata, ProviderE
         .map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
     let response = http.send_checked(request).await?;
     if !response.status().is_success() {
-        return Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None });
+        return Err(crate::http::status_error(&response, None));
     }
     crate::http::parse_json(response.body())
 }
@@ -116,7 +116,14 @@ impl OAuth2Definition {
             metadata.authorization_endpoint.clone(),
             metadata.token_endpoint.clone(),
         )
-        .with_issuer(metadata.issuer.clone(), metadata.authorization_response_iss_parameter_supported);
+        .with_issuer(
+            metadata.issuer.clone(),
+            if metadata.authorization_response_iss_parameter_supported {
+                IssuerParam::Required
+            } else {
+                IssuerParam::Optional
+            },
+        );
         if let Some(revoke) = &metadata.revocation_endpoint {
             definition = definition.with_revocation(revoke.clone(), RevocationStyle::Rfc7009);
         }

@@ -2,9 +2,14 @@
 //!
 //! An adapter is an `Arc<dyn Provider>`: object-safe, `Send + Sync + Debug + 'static`. Most
 //! services are plain OAuth2 that differ only in data: they are an [`OAuth2Definition`] plus a
-//! small [`Quirks`] implementation, run by the generic [`OAuth2Provider`].
+//! small [`Quirks`] implementation, run by the generic [`OAuth2Provider`]. A service connected
+//! with credentials instead of a redirect ([`AuthKind::Credentials`]) implements
+//! [`Provider::connect`] and answers [`Credentials::Secret`].
 
+mod credentials;
 mod discovery;
+mod error;
+mod inputs;
 mod oauth;
 mod registry;
 pub(crate) mod tokens;
@@ -17,24 +22,23 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use url::Url;
 
+pub(crate) use credentials::AnyPayload;
+pub(crate) use credentials::CredentialsRef;
+pub use credentials::{AuthKind, Credentials, SecretCredentials};
 pub use discovery::ServerMetadata;
+pub use error::{OAuthErrorCode, ProviderError};
+pub use inputs::{CharSet, InputKind, InputSpec, Inputs, Presence, Sensitivity};
 pub use oauth::{
-    ClientAuth, Endpoints, NoQuirks, OAuth2Credentials, OAuth2Definition, OAuth2Provider, Pkce, Quirks,
+    ClientAuth, ClientRegistration, Endpoints, IssuerParam, NoQuirks, OAuth2Definition, OAuth2Provider, Pkce, Quirks,
     RevocationStyle, default_callback_error_reason,
 };
 pub use registry::ProviderRegistry;
 pub use tokens::TokenSet;
 
-pub use oauth2::basic::BasicErrorResponseType as OAuthErrorCode;
-
 use crate::connection::{ReasonCode, Tenant};
 use crate::http::HttpClient;
 use crate::ids::ServiceName;
 use crate::secret::{AuthorizationCode, PkceVerifier, StateToken};
-
-/// Inputs a provider needs before authorization (a NetSuite account id, a Zoho data centre,
-/// a sandbox use case), by input name.
-pub type Inputs = BTreeMap<String, String>;
 
 /// What kind of service a provider is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -57,11 +61,19 @@ pub enum Rotation {
     Unknown,
 }
 
-/// What a provider can do, declared up front (no "not implemented" at run time).
+/// What a provider can do, declared up front (no "not implemented" at run time). Starts with
+/// nothing; set what the provider does with the `with_*` methods.
+///
+/// ```
+/// use railz_connect_core::provider::{Capabilities, Rotation};
+///
+/// let caps = Capabilities::new().with_refresh(Rotation::Always).with_revocation(true);
+/// assert!(caps.refresh && caps.revocation && !caps.tenant_selection);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
-    /// Access tokens can be refreshed.
+    /// Access tokens (or sessions) can be refreshed.
     pub refresh: bool,
     /// How refresh tokens rotate.
     pub rotation: Rotation,
@@ -75,88 +87,68 @@ pub struct Capabilities {
     pub pre_auth_inputs: bool,
 }
 
-/// The kind of a pre-authorization input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InputKind {
-    /// Free text of at most `max_len` characters, matching `allowed` characters.
-    Text {
-        /// The maximum length.
-        max_len: usize,
-        /// Which characters are allowed.
-        allowed: CharSet,
-    },
-    /// One of these values.
-    Choice(Vec<String>),
-}
-
-/// The characters a text input allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CharSet {
-    /// ASCII letters, digits, `_` and `-`.
-    Identifier,
-    /// Any printable text.
-    Printable,
-}
-
-/// One input a provider needs before authorization.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct InputSpec {
-    /// The name, as given in [`Inputs`].
-    pub name: String,
-    /// A label to show the user.
-    pub label: String,
-    /// Whether it must be given.
-    pub required: bool,
-    /// What it may hold.
-    pub kind: InputKind,
-}
-
-impl InputSpec {
-    /// A text input.
-    pub fn text(name: &str, label: &str, required: bool, max_len: usize, allowed: CharSet) -> Self {
-        Self { name: name.into(), label: label.into(), required, kind: InputKind::Text { max_len, allowed } }
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self::new()
     }
+}
 
-    /// A choice among values.
-    pub fn choice(name: &str, label: &str, required: bool, values: &[&str]) -> Self {
+impl Capabilities {
+    /// No capability.
+    pub fn new() -> Self {
         Self {
-            name: name.into(),
-            label: label.into(),
-            required,
-            kind: InputKind::Choice(values.iter().map(|v| (*v).to_owned()).collect()),
+            refresh: false,
+            rotation: Rotation::Unknown,
+            pkce: false,
+            revocation: false,
+            tenant_selection: false,
+            pre_auth_inputs: false,
         }
     }
 
-    fn check(&self, value: &str) -> Result<(), String> {
-        match &self.kind {
-            InputKind::Choice(values) => {
-                if values.iter().any(|v| v == value) {
-                    Ok(())
-                } else {
-                    Err(format!("must be one of {}", values.join(", ")))
-                }
-            }
-            InputKind::Text { max_len, allowed } => {
-                if value.is_empty() {
-                    return Err("is empty".into());
-                }
-                if value.chars().count() > *max_len {
-                    return Err(format!("is longer than {max_len} characters"));
-                }
-                let ok = match allowed {
-                    CharSet::Identifier => value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
-                    CharSet::Printable => !value.chars().any(char::is_control),
-                };
-                if ok { Ok(()) } else { Err("has characters that are not allowed".into()) }
-            }
-        }
+    /// Refresh is supported, with this rotation.
+    #[must_use]
+    pub fn with_refresh(mut self, rotation: Rotation) -> Self {
+        self.refresh = true;
+        self.rotation = rotation;
+        self
+    }
+
+    /// Whether PKCE is sent.
+    #[must_use]
+    pub fn with_pkce(mut self, pkce: bool) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Whether grants can be revoked.
+    #[must_use]
+    pub fn with_revocation(mut self, revocation: bool) -> Self {
+        self.revocation = revocation;
+        self
+    }
+
+    /// Whether a tenant is chosen after authorization.
+    #[must_use]
+    pub fn with_tenant_selection(mut self, tenant_selection: bool) -> Self {
+        self.tenant_selection = tenant_selection;
+        self
     }
 }
 
-/// Static facts about a provider.
+/// Static facts about a provider. Build with [`ProviderMetadata::new`] and the `with_*`
+/// methods (an adapter implementing [`Provider`] directly needs one).
+///
+/// ```
+/// use railz_connect_core::provider::{AuthKind, Capabilities, InputSpec, ProviderMetadata, Rotation};
+///
+/// let meta = ProviderMetadata::new("sageIntacct".parse()?, "Sage Intacct", AuthKind::Credentials)
+///     .with_capabilities(Capabilities::new().with_refresh(Rotation::Never))
+///     .with_input(InputSpec::text("companyId", "Company ID"))
+///     .with_input(InputSpec::secret("password", "Password"));
+/// assert!(meta.capabilities.pre_auth_inputs);
+/// # Ok::<(), railz_connect_core::InvalidId>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
@@ -166,20 +158,89 @@ pub struct ProviderMetadata {
     pub display_name: String,
     /// The kind of service.
     pub kind: ServiceKind,
+    /// How a business connects it.
+    pub auth_kind: AuthKind,
     /// Whether this is a sandbox (no real business data).
     pub sandbox: bool,
     /// What it can do.
     pub capabilities: Capabilities,
-    /// Inputs needed before authorization.
+    /// Inputs needed before authorization (or, for [`AuthKind::Credentials`], instead of it).
     pub inputs: Vec<InputSpec>,
     /// Extra callback parameters to keep (`realmId`, `location`, ...).
     pub callback_params: Vec<String>,
     /// The authorization server's issuer, compared exactly with a callback's `iss` (RFC 9207).
     pub issuer: Option<String>,
-    /// Whether the callback must carry `iss` (the server always sends it).
-    pub require_issuer: bool,
+    /// Whether the callback must carry `iss`.
+    pub issuer_param: IssuerParam,
     /// How long a connection stays valid before it must be re-authorized.
     pub connection_validity: Duration,
+}
+
+impl ProviderMetadata {
+    /// About 12 months.
+    pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+    /// Metadata of an accounting service with no capability, no input, no issuer and the
+    /// default validity ([`ProviderMetadata::DEFAULT_VALIDITY`]).
+    pub fn new(service_name: ServiceName, display_name: impl Into<String>, auth_kind: AuthKind) -> Self {
+        Self {
+            service_name,
+            display_name: display_name.into(),
+            kind: ServiceKind::Accounting,
+            auth_kind,
+            sandbox: false,
+            capabilities: Capabilities::new(),
+            inputs: Vec::new(),
+            callback_params: Vec::new(),
+            issuer: None,
+            issuer_param: IssuerParam::Optional,
+            connection_validity: Self::DEFAULT_VALIDITY,
+        }
+    }
+
+    /// Whether it is a sandbox.
+    #[must_use]
+    pub fn with_sandbox(mut self, sandbox: bool) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// The capabilities (`pre_auth_inputs` follows the inputs).
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = Capabilities { pre_auth_inputs: !self.inputs.is_empty(), ..capabilities };
+        self
+    }
+
+    /// Adds an input.
+    #[must_use]
+    pub fn with_input(mut self, input: InputSpec) -> Self {
+        self.inputs.push(input);
+        self.capabilities.pre_auth_inputs = true;
+        self
+    }
+
+    /// Adds a callback parameter to keep.
+    #[must_use]
+    pub fn with_callback_param(mut self, name: impl Into<String>) -> Self {
+        self.callback_params.push(name.into());
+        self
+    }
+
+    /// The issuer, and whether every callback carries it.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>, param: IssuerParam) -> Self {
+        self.issuer = Some(issuer.into());
+        self.issuer_param = param;
+        self
+    }
+
+    /// How long a connection stays valid.
+    #[must_use]
+    pub fn with_connection_validity(mut self, validity: Duration) -> Self {
+        self.connection_validity = validity;
+        self
+    }
 }
 
 /// What every call to a provider receives besides its own arguments: the SDK's HTTP client and
@@ -216,14 +277,17 @@ pub struct AuthorizationRequest<'a> {
 }
 
 impl<'a> AuthorizationRequest<'a> {
-    /// Bundles the parts of an authorization request.
-    pub fn new(
-        redirect_uri: &'a Url,
-        state: &'a StateToken,
-        pkce_verifier: &'a PkceVerifier,
-        inputs: &'a Inputs,
-    ) -> Self {
-        Self { redirect_uri, state, pkce_verifier, inputs }
+    /// A request with no inputs.
+    pub fn new(redirect_uri: &'a Url, state: &'a StateToken, pkce_verifier: &'a PkceVerifier) -> Self {
+        static NONE: std::sync::LazyLock<Inputs> = std::sync::LazyLock::new(Inputs::new);
+        Self { redirect_uri, state, pkce_verifier, inputs: &NONE }
+    }
+
+    /// With these validated inputs.
+    #[must_use]
+    pub fn with_inputs(mut self, inputs: &'a Inputs) -> Self {
+        self.inputs = inputs;
+        self
     }
 }
 
@@ -244,47 +308,96 @@ pub struct CodeExchange<'a> {
 }
 
 impl<'a> CodeExchange<'a> {
-    /// Bundles the parts of a code exchange.
-    pub fn new(
-        code: &'a AuthorizationCode,
-        redirect_uri: &'a Url,
-        pkce_verifier: &'a PkceVerifier,
-        inputs: &'a Inputs,
-        callback_params: &'a BTreeMap<String, String>,
-    ) -> Self {
-        Self { code, redirect_uri, pkce_verifier, inputs, callback_params }
+    /// An exchange with no inputs and no callback parameters.
+    pub fn new(code: &'a AuthorizationCode, redirect_uri: &'a Url, pkce_verifier: &'a PkceVerifier) -> Self {
+        static NO_INPUTS: std::sync::LazyLock<Inputs> = std::sync::LazyLock::new(Inputs::new);
+        static NO_PARAMS: BTreeMap<String, String> = BTreeMap::new();
+        Self { code, redirect_uri, pkce_verifier, inputs: &NO_INPUTS, callback_params: &NO_PARAMS }
+    }
+
+    /// With these pre-authorization inputs.
+    #[must_use]
+    pub fn with_inputs(mut self, inputs: &'a Inputs) -> Self {
+        self.inputs = inputs;
+        self
+    }
+
+    /// With these kept callback parameters.
+    #[must_use]
+    pub fn with_callback_params(mut self, params: &'a BTreeMap<String, String>) -> Self {
+        self.callback_params = params;
+        self
     }
 }
 
 /// An accounting-service adapter.
 ///
-/// Implement it directly for a service that is not OAuth2, or use [`OAuth2Provider`] with an
-/// [`OAuth2Definition`] and [`Quirks`]. Convenience methods live in [`ProviderExt`].
+/// Implement it directly (with a [`ProviderMetadata`]) for a service that is not OAuth2, or use
+/// [`OAuth2Provider`] with an [`OAuth2Definition`] and [`Quirks`]. A redirect service
+/// ([`AuthKind::Redirect`]) implements [`Provider::authorization_url`] and
+/// [`Provider::exchange_code`]; a credential-based one ([`AuthKind::Credentials`]) implements
+/// [`Provider::connect`]. The others have defaults: no tenants, and "unsupported" for what the
+/// [`Capabilities`] do not declare. Convenience methods live in [`ProviderExt`].
 #[async_trait]
 pub trait Provider: fmt::Debug + Send + Sync + 'static {
-    /// Static facts: names, capabilities, inputs, issuer, validity.
+    /// Static facts: names, auth kind, capabilities, inputs, issuer, validity.
     fn metadata(&self) -> &ProviderMetadata;
 
-    /// The URL to send the user to.
-    fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<Url, ProviderError>;
+    /// The URL to send the user to (redirect services).
+    fn authorization_url(&self, _request: &AuthorizationRequest<'_>) -> Result<Url, ProviderError> {
+        Err(ProviderError::Unsupported("redirect authorization"))
+    }
 
-    /// Exchanges the callback's code for tokens.
+    /// Exchanges the callback's code for tokens (redirect services).
     ///
     /// Token expiries are computed from `cx.now`. A lifetime no real token has (beyond
     /// [`TokenSet::MAX_LIFETIME`]) is clamped, never a panic: on refresh the provider has already
     /// rotated, so its answer must be kept whatever else it says.
-    async fn exchange_code(&self, cx: &CallContext<'_>, exchange: &CodeExchange<'_>)
-    -> Result<TokenSet, ProviderError>;
+    async fn exchange_code(
+        &self,
+        _cx: &CallContext<'_>,
+        _exchange: &CodeExchange<'_>,
+    ) -> Result<Credentials, ProviderError> {
+        Err(ProviderError::Unsupported("redirect authorization"))
+    }
 
-    /// The tenants the tokens give access to. Providers without tenants answer an empty list.
-    async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError>;
+    /// Connects from validated inputs (credential-based services): verifies them at the
+    /// provider (a session call, a company-info request) and answers the credentials to seal.
+    /// Secret inputs go into [`SecretCredentials::fields`], never into its parameters.
+    async fn connect(&self, _cx: &CallContext<'_>, _inputs: &Inputs) -> Result<Credentials, ProviderError> {
+        Err(ProviderError::Unsupported("connecting from inputs"))
+    }
 
-    /// Refreshes the access token. The result keeps the old refresh token when the provider
-    /// returns none.
-    async fn refresh(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<TokenSet, ProviderError>;
+    /// The tenants the credentials give access to. Default: none.
+    async fn list_tenants(
+        &self,
+        _cx: &CallContext<'_>,
+        _credentials: &Credentials,
+    ) -> Result<Vec<Tenant>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Refreshes the access token (or re-opens the session). The result keeps the old refresh
+    /// token when the provider returns none.
+    async fn refresh(&self, _cx: &CallContext<'_>, _credentials: &Credentials) -> Result<Credentials, ProviderError> {
+        Err(ProviderError::Unsupported("refresh"))
+    }
 
     /// Revokes the grant at the provider.
-    async fn revoke(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<(), ProviderError>;
+    async fn revoke(&self, _cx: &CallContext<'_>, _credentials: &Credentials) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported("revocation"))
+    }
+
+    /// Authorizes a request to the provider's API with the credentials. Default: the access
+    /// token as `Authorization: Bearer` (RFC 6750); a provider that signs requests (OAuth 1.0a)
+    /// or sends a session in the body overrides it.
+    fn authorize_request(
+        &self,
+        credentials: &Credentials,
+        request: &mut http::Request<Vec<u8>>,
+    ) -> Result<(), ProviderError> {
+        bearer(credentials, request)
+    }
 
     /// Maps an error callback (`error`, `error_description`) to a reason code. This is where a
     /// provider's "the user is not an administrator" refusal becomes
@@ -292,6 +405,17 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     fn callback_error_reason(&self, error: &str, description: Option<&str>) -> ReasonCode {
         default_callback_error_reason(error, description)
     }
+}
+
+/// Sets `Authorization: Bearer <access token>` (the default of
+/// [`Provider::authorize_request`]).
+pub fn bearer(credentials: &Credentials, request: &mut http::Request<Vec<u8>>) -> Result<(), ProviderError> {
+    let token = credentials.access_token().ok_or(ProviderError::Unsupported("bearer authorization without a token"))?;
+    let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.secret()))
+        .map_err(|_| ProviderError::InvalidResponse("the access token is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(http::header::AUTHORIZATION, value);
+    Ok(())
 }
 
 /// Conveniences over any [`Provider`].
@@ -309,27 +433,7 @@ pub trait ProviderExt: Provider {
     /// Checks inputs against the provider's [`InputSpec`]s: required ones present, values
     /// allowed, no unknown names.
     fn validate_inputs(&self, inputs: &Inputs) -> Result<(), ProviderError> {
-        let specs = &self.metadata().inputs;
-        for name in inputs.keys() {
-            if !specs.iter().any(|s| &s.name == name) {
-                return Err(ProviderError::InvalidInput {
-                    name: name.clone(),
-                    reason: "is not an input of this service".into(),
-                });
-            }
-        }
-        for spec in specs {
-            match inputs.get(&spec.name) {
-                None if spec.required => {
-                    return Err(ProviderError::InvalidInput { name: spec.name.clone(), reason: "is required".into() });
-                }
-                None => {}
-                Some(value) => spec
-                    .check(value)
-                    .map_err(|reason| ProviderError::InvalidInput { name: spec.name.clone(), reason })?,
-            }
-        }
-        Ok(())
+        inputs.validate(&self.metadata().inputs)
     }
 }
 
@@ -337,143 +441,3 @@ impl<P: Provider + ?Sized> ProviderExt for P {}
 
 /// Boxed error source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Why a call to a provider failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProviderError {
-    /// The provider answered an OAuth error (`invalid_grant`, `invalid_client`, ...).
-    #[error("the provider answered OAuth error `{}`", error.as_ref())]
-    OAuth {
-        /// The error code; unknown codes keep their text.
-        error: OAuthErrorCode,
-        /// The provider's description, if any.
-        description: Option<String>,
-    },
-    /// The provider answered an HTTP status that is not part of OAuth (429, 5xx, or a non-2xx
-    /// from an API call).
-    #[error("the provider answered HTTP {status}")]
-    Status {
-        /// The status.
-        status: u16,
-        /// The `Retry-After` delay, when given.
-        retry_after: Option<Duration>,
-    },
-    /// The provider answered a redirect, which is not followed.
-    #[error("the provider answered a redirect ({status}), which is not followed")]
-    Redirect {
-        /// The status.
-        status: u16,
-    },
-    /// The provider did not answer in time.
-    #[error("the provider did not answer in time")]
-    Timeout,
-    /// The connection to the provider failed.
-    #[error("the connection to the provider failed")]
-    Transport(#[source] BoxError),
-    /// The provider's answer is malformed or breaks OAuth2 (no `access_token`, `token_type`
-    /// not bearer, HTML instead of JSON, ...).
-    #[error("the provider's answer is invalid: {0}")]
-    InvalidResponse(String),
-    /// A pre-authorization input is missing or invalid.
-    #[error("input `{name}` {reason}")]
-    InvalidInput {
-        /// The input's name.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The request could not be built (bad configuration).
-    #[error("the request could not be built: {0}")]
-    InvalidRequest(String),
-    /// Discovered metadata names another issuer than the one asked for.
-    #[error("the metadata's issuer `{got}` is not the issuer `{expected}` it was fetched for")]
-    IssuerMismatch {
-        /// The issuer asked for.
-        expected: String,
-        /// The issuer the document names (at most 256 characters).
-        got: String,
-    },
-    /// An endpoint a [`Quirks`] derived (from inputs or a callback) is not on a host the
-    /// definition allows: nothing was sent there (mix-up defense).
-    #[error("endpoint host `{0}` is not one the provider's definition allows")]
-    EndpointNotAllowed(String),
-    /// The provider does not support this operation (see [`Capabilities`]).
-    #[error("the provider does not support {0}")]
-    Unsupported(&'static str),
-}
-
-impl ProviderError {
-    /// Whether trying again later may succeed: 429, 5xx, time-outs, broken connections and the
-    /// OAuth errors `server_error` / `temporarily_unavailable`. `invalid_grant` and other 4xx
-    /// answers are not retryable.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::Timeout | Self::Transport(_) => true,
-            Self::OAuth { error: OAuthErrorCode::Extension(code), .. } => {
-                code == "server_error" || code == "temporarily_unavailable"
-            }
-            _ => false,
-        }
-    }
-
-    /// The `Retry-After` delay the provider asked for, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// Whether the provider refused the grant (`invalid_grant`): authorize again, never retry.
-    pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, Self::OAuth { error: OAuthErrorCode::InvalidGrant, .. })
-    }
-
-    /// The reason code this failure gives the app.
-    pub fn reason_code(&self) -> ReasonCode {
-        match self {
-            Self::OAuth { error, .. } => match error {
-                OAuthErrorCode::InvalidGrant => ReasonCode::UnauthorizedCredentials,
-                OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient => {
-                    ReasonCode::UnauthorizedClientIdKey
-                }
-                OAuthErrorCode::Extension(code) if code == "server_error" || code == "temporarily_unavailable" => {
-                    ReasonCode::ProviderUnavailable
-                }
-                OAuthErrorCode::Extension(code) if code == "access_denied" => ReasonCode::AccessDenied,
-                _ => ReasonCode::Unknown,
-            },
-            Self::Status { status: 429, .. } => ReasonCode::RateLimited,
-            Self::Status { status: 401, .. } => ReasonCode::UnauthorizedCredentials,
-            Self::Status { status: 403, .. } => ReasonCode::InsufficientPermission,
-            Self::Status { .. } | Self::Transport(_) => ReasonCode::ProviderUnavailable,
-            Self::Timeout => ReasonCode::Timeout,
-            Self::Redirect { .. } | Self::InvalidResponse(_) => ReasonCode::InvalidProviderResponse,
-            Self::EndpointNotAllowed(_) => ReasonCode::InvalidCallback,
-            Self::IssuerMismatch { .. } => ReasonCode::InvalidConfiguration,
-            Self::InvalidInput { .. } | Self::InvalidRequest(_) | Self::Unsupported(_) => ReasonCode::Unknown,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retryability() {
-        assert!(ProviderError::Status { status: 429, retry_after: None }.is_retryable());
-        assert!(ProviderError::Status { status: 503, retry_after: None }.is_retryable());
-        assert!(!ProviderError::Status { status: 404, retry_after: None }.is_retryable());
-        assert!(ProviderError::Timeout.is_retryable());
-        let grant = ProviderError::OAuth { error: OAuthErrorCode::InvalidGrant, description: None };
-        assert!(!grant.is_retryable());
-        assert!(grant.is_invalid_grant());
-        assert_eq!(grant.reason_code(), ReasonCode::UnauthorizedCredentials);
-        assert!(!ProviderError::InvalidResponse("x".into()).is_retryable());
-        let unknown = ProviderError::OAuth { error: OAuthErrorCode::Extension("weird_code".into()), description: None };
-        assert_eq!(unknown.to_string(), "the provider answered OAuth error `weird_code`");
-    }
-}

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
@@ -18,8 +19,8 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{
-    AuthorizationRequest, CallContext, Capabilities, CodeExchange, InputSpec, Inputs, Provider, ProviderError,
-    ProviderExt, ProviderMetadata, Rotation, ServiceKind, TokenSet,
+    AuthKind, AuthorizationRequest, CallContext, Capabilities, CodeExchange, Credentials, InputSpec, Inputs,
+    OAuthErrorCode, Provider, ProviderError, ProviderExt, ProviderMetadata, Rotation, TokenSet,
 };
 use crate::connection::{ReasonCode, Tenant};
 use crate::http::HttpError;
@@ -74,16 +75,27 @@ pub struct Endpoints {
     pub revoke: Option<Url>,
 }
 
-/// The app's client registration at a provider.
+/// Whether a provider's callbacks carry its issuer (`iss`, RFC 9207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuerParam {
+    /// Every callback carries `iss`: one without it is refused.
+    Required,
+    /// `iss` is checked when present.
+    Optional,
+}
+
+/// The app's client registration at a provider: its client id and secret. (The business's
+/// credentials are [`Credentials`].)
 #[derive(Clone)]
-pub struct OAuth2Credentials {
+pub struct ClientRegistration {
     /// The client id.
     pub client_id: String,
     /// The client secret (none for public clients).
     pub client_secret: Option<ClientSecret>,
 }
 
-impl OAuth2Credentials {
+impl ClientRegistration {
     /// A confidential client.
     pub fn new(client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
         Self { client_id: client_id.into(), client_secret: Some(client_secret) }
@@ -95,9 +107,9 @@ impl OAuth2Credentials {
     }
 }
 
-impl fmt::Debug for OAuth2Credentials {
+impl fmt::Debug for ClientRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuth2Credentials")
+        f.debug_struct("ClientRegistration")
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .finish()
@@ -122,7 +134,7 @@ pub struct OAuth2Definition {
     /// The issuer, compared with a callback's `iss`.
     pub issuer: Option<String>,
     /// Whether every callback carries `iss`.
-    pub require_issuer: bool,
+    pub issuer_param: IssuerParam,
     /// Scopes asked for.
     pub scopes: Vec<String>,
     /// How scopes are joined (`" "` by the RFC, `","` at Zoho).
@@ -154,7 +166,7 @@ pub struct OAuth2Definition {
 
 impl OAuth2Definition {
     /// About 12 months.
-    pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+    pub const DEFAULT_VALIDITY: Duration = ProviderMetadata::DEFAULT_VALIDITY;
 
     /// A definition with the RFC defaults: Basic client auth, PKCE S256, space-separated
     /// scopes, refresh with unknown rotation, no revocation, no tenants.
@@ -166,7 +178,7 @@ impl OAuth2Definition {
             endpoints: Endpoints { authorize, token, revoke: None },
             revocation_style: RevocationStyle::Rfc7009,
             issuer: None,
-            require_issuer: false,
+            issuer_param: IssuerParam::Optional,
             scopes: Vec::new(),
             scope_separator: " ".into(),
             client_auth: ClientAuth::Basic,
@@ -183,9 +195,9 @@ impl OAuth2Definition {
         }
     }
 
-    /// Marks it a sandbox.
-    pub fn sandbox(mut self) -> Self {
-        self.sandbox = true;
+    /// Whether it is a sandbox.
+    pub fn with_sandbox(mut self, sandbox: bool) -> Self {
+        self.sandbox = sandbox;
         self
     }
 
@@ -196,10 +208,10 @@ impl OAuth2Definition {
         self
     }
 
-    /// Sets the issuer; `required` when the server always sends `iss`.
-    pub fn with_issuer(mut self, issuer: impl Into<String>, required: bool) -> Self {
+    /// Sets the issuer, and whether the server always sends `iss`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>, param: IssuerParam) -> Self {
         self.issuer = Some(issuer.into());
-        self.require_issuer = required;
+        self.issuer_param = param;
         self
     }
 
@@ -270,9 +282,9 @@ impl OAuth2Definition {
         self
     }
 
-    /// Declares that the provider issues no refresh tokens.
-    pub fn without_refresh(mut self) -> Self {
-        self.refresh = false;
+    /// Whether the provider issues refresh tokens (default: it does).
+    pub fn with_refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
         self
     }
 
@@ -295,25 +307,27 @@ impl OAuth2Definition {
     }
 
     fn metadata(&self) -> ProviderMetadata {
-        ProviderMetadata {
-            service_name: self.service_name.clone(),
-            display_name: self.display_name.clone(),
-            kind: ServiceKind::Accounting,
-            sandbox: self.sandbox,
-            capabilities: Capabilities {
-                refresh: self.refresh,
-                rotation: self.rotation,
-                pkce: self.pkce != Pkce::Unsupported,
-                revocation: self.endpoints.revoke.is_some(),
-                tenant_selection: self.tenant_selection,
-                pre_auth_inputs: !self.inputs.is_empty(),
-            },
-            inputs: self.inputs.clone(),
-            callback_params: self.callback_params.clone(),
-            issuer: self.issuer.clone(),
-            require_issuer: self.require_issuer,
-            connection_validity: self.connection_validity,
+        let mut capabilities = Capabilities::new()
+            .with_pkce(self.pkce != Pkce::Unsupported)
+            .with_revocation(self.endpoints.revoke.is_some())
+            .with_tenant_selection(self.tenant_selection);
+        if self.refresh {
+            capabilities = capabilities.with_refresh(self.rotation);
         }
+        let mut meta = ProviderMetadata::new(self.service_name.clone(), self.display_name.clone(), AuthKind::Redirect)
+            .with_sandbox(self.sandbox)
+            .with_capabilities(capabilities)
+            .with_connection_validity(self.connection_validity);
+        for input in &self.inputs {
+            meta = meta.with_input(input.clone());
+        }
+        for param in &self.callback_params {
+            meta = meta.with_callback_param(param.clone());
+        }
+        if let Some(issuer) = &self.issuer {
+            meta = meta.with_issuer(issuer.clone(), self.issuer_param);
+        }
+        meta
     }
 }
 
@@ -439,18 +453,18 @@ type Client<HasAuth> = oauth2::Client<
     EndpointSet,
 >;
 
-/// A provider run from an [`OAuth2Definition`], the app's [`OAuth2Credentials`] and [`Quirks`].
+/// A provider run from an [`OAuth2Definition`], the app's [`ClientRegistration`] and [`Quirks`].
 #[derive(Debug)]
 pub struct OAuth2Provider<Q = NoQuirks> {
     definition: OAuth2Definition,
-    credentials: OAuth2Credentials,
+    credentials: ClientRegistration,
     quirks: Q,
     metadata: ProviderMetadata,
 }
 
 impl<Q: Quirks> OAuth2Provider<Q> {
     /// A provider from its definition, the app's credentials and its quirks.
-    pub fn new(definition: OAuth2Definition, credentials: OAuth2Credentials, quirks: Q) -> Self {
+    pub fn new(definition: OAuth2Definition, credentials: ClientRegistration, quirks: Q) -> Self {
         let metadata = definition.metadata();
         Self { definition, credentials, quirks, metadata }
     }
@@ -466,6 +480,8 @@ impl<Q: Quirks> OAuth2Provider<Q> {
     }
 
     /// The validated pre-authorization inputs among stored parameters (refresh, revocation).
+    /// (Secret inputs are never kept as parameters: a definition whose endpoints depend on one
+    /// cannot refresh, and says so as an invalid input.)
     fn inputs_of(&self, params: &BTreeMap<String, String>) -> Result<Inputs, ProviderError> {
         let inputs: Inputs = self
             .definition
@@ -475,6 +491,10 @@ impl<Q: Quirks> OAuth2Provider<Q> {
             .collect();
         self.validate_inputs(&inputs)?;
         Ok(inputs)
+    }
+
+    fn tokens(credentials: &Credentials) -> Result<&TokenSet, ProviderError> {
+        credentials.oauth2().ok_or(ProviderError::Unsupported("credentials that are not OAuth2 tokens"))
     }
 
     /// The kept callback parameters among stored parameters.
@@ -567,7 +587,7 @@ impl<Q: Quirks> OAuth2Provider<Q> {
 fn map_token_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -> ProviderError {
     match e {
         RequestTokenError::ServerResponse(r) => {
-            ProviderError::OAuth { error: r.error().clone(), description: r.error_description().cloned() }
+            ProviderError::oauth(own_code(r.error()), r.error_description().map(String::as_str))
         }
         RequestTokenError::Request(e) => e.into(),
         RequestTokenError::Parse(e, _body) => ProviderError::InvalidResponse(format!(
@@ -616,7 +636,7 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         &self,
         cx: &CallContext<'_>,
         exchange: &CodeExchange<'_>,
-    ) -> Result<TokenSet, ProviderError> {
+    ) -> Result<Credentials, ProviderError> {
         // Only the parameters the definition keeps, whatever else the callback carried.
         let callback = self.callback_params_of(exchange.callback_params);
         let endpoints = self.endpoints(exchange.inputs, Some(&callback))?;
@@ -627,18 +647,24 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         }
         let response = request.request_async(cx.http).await.map_err(map_token_error)?;
         let mut set = self.token_set(response, None, cx.now)?;
-        // Inputs first: a callback parameter never replaces an input of the same name.
-        for (k, v) in exchange.inputs.iter().chain(&callback) {
-            set.params.entry(k.clone()).or_insert_with(|| v.clone());
+        // Plain inputs first (secret ones are never kept as parameters): a callback parameter
+        // never replaces an input of the same name.
+        for (k, v) in exchange.inputs.plain_params(&self.definition.inputs).into_iter().chain(callback) {
+            set.params.entry(k).or_insert(v);
         }
-        Ok(set)
+        Ok(Credentials::OAuth2(set))
     }
 
-    async fn list_tenants(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
-        self.quirks.list_tenants(cx, tokens).await
+    async fn list_tenants(
+        &self,
+        cx: &CallContext<'_>,
+        credentials: &Credentials,
+    ) -> Result<Vec<Tenant>, ProviderError> {
+        self.quirks.list_tenants(cx, Self::tokens(credentials)?).await
     }
 
-    async fn refresh(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<TokenSet, ProviderError> {
+    async fn refresh(&self, cx: &CallContext<'_>, credentials: &Credentials) -> Result<Credentials, ProviderError> {
+        let tokens = Self::tokens(credentials)?;
         let refresh =
             tokens.refresh_token.as_ref().ok_or(ProviderError::Unsupported("refresh without a refresh token"))?;
         let endpoints =
@@ -646,10 +672,11 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         let client = self.client(&endpoints);
         let refresh = oauth2::RefreshToken::new(refresh.secret().to_owned());
         let response = client.exchange_refresh_token(&refresh).request_async(cx.http).await.map_err(map_token_error)?;
-        self.token_set(response, Some(tokens), cx.now)
+        self.token_set(response, Some(tokens), cx.now).map(Credentials::OAuth2)
     }
 
-    async fn revoke(&self, cx: &CallContext<'_>, tokens: &TokenSet) -> Result<(), ProviderError> {
+    async fn revoke(&self, cx: &CallContext<'_>, credentials: &Credentials) -> Result<(), ProviderError> {
+        let tokens = Self::tokens(credentials)?;
         let endpoints =
             self.endpoints(&self.inputs_of(&tokens.params)?, Some(&self.callback_params_of(&tokens.params)))?;
         let url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
@@ -698,16 +725,19 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
             return Ok(());
         }
         match serde_json::from_slice::<BasicErrorResponse>(response.body()) {
-            Ok(e) => {
-                Err(ProviderError::OAuth { error: e.error().clone(), description: e.error_description().cloned() })
-            }
-            Err(_) => Err(ProviderError::Status { status: response.status().as_u16(), retry_after: None }),
+            Ok(e) => Err(ProviderError::oauth(own_code(e.error()), e.error_description().map(String::as_str))),
+            Err(_) => Err(crate::http::status_error(&response, None)),
         }
     }
 
     fn callback_error_reason(&self, error: &str, description: Option<&str>) -> ReasonCode {
         self.quirks.callback_error_reason(error, description)
     }
+}
+
+/// oauth2-rs's code as the SDK's own.
+fn own_code(code: &BasicErrorResponseType) -> OAuthErrorCode {
+    OAuthErrorCode::parse(code.as_ref())
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
@@ -729,7 +759,7 @@ mod tests {
             Url::parse("https://auth.acme.example/authorize").unwrap(),
             Url::parse("https://auth.acme.example/token").unwrap(),
         );
-        OAuth2Provider::new(definition, OAuth2Credentials::public("client"), NoQuirks)
+        OAuth2Provider::new(definition, ClientRegistration::public("client"), NoQuirks)
     }
 
     fn parse(json: serde_json::Value) -> TokenResponseOf {

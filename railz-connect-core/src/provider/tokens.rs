@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::secret::{AccessToken, RefreshToken};
@@ -65,23 +65,20 @@ impl TokenSet {
     /// than twice the margin is not refreshed on every call.
     pub fn access_expires_within(&self, now: OffsetDateTime, margin: Duration) -> bool {
         let Some(at) = self.access_expires_at else { return false };
-        let lifetime = (at - self.obtained_at).max(time::Duration::ZERO);
+        Self::expires_within(self.obtained_at, at, now, margin)
+    }
+
+    /// Whether something obtained at `obtained_at` and expiring at `at` is within `margin`
+    /// (at most half its lifetime) of expiring at `now`.
+    pub(crate) fn expires_within(
+        obtained_at: OffsetDateTime,
+        at: OffsetDateTime,
+        now: OffsetDateTime,
+        margin: Duration,
+    ) -> bool {
+        let lifetime = (at - obtained_at).max(time::Duration::ZERO);
         let margin = time::Duration::try_from(margin).unwrap_or(time::Duration::MAX).min(lifetime / 2);
         now.checked_add(margin).is_none_or(|due| at <= due)
-    }
-
-    /// Serializes for encryption. The buffer is zeroized on drop.
-    pub(crate) fn to_plaintext(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, crate::crypto::CryptoError> {
-        serde_json::to_vec(&PayloadRef::from(self))
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
-    }
-
-    /// Parses a decrypted payload.
-    pub(crate) fn from_plaintext(bytes: &[u8]) -> Result<Self, crate::crypto::CryptoError> {
-        serde_json::from_slice::<Payload>(bytes)
-            .map(Self::from)
-            .map_err(|e| crate::crypto::CryptoError::Payload(format!("{:?}", e.classify())))
     }
 }
 
@@ -110,37 +107,6 @@ impl<'a> From<&'a TokenSet> for PayloadRef<'a> {
             refresh_expires_at: t.refresh_expires_at,
             obtained_at: t.obtained_at,
             params: &t.params,
-        }
-    }
-}
-
-/// The sealed form of a [`TokenSet`] (read). Its strings are moved into the secret types.
-#[derive(Deserialize)]
-pub(crate) struct Payload {
-    access_token: String,
-    refresh_token: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    access_expires_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    refresh_expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    obtained_at: OffsetDateTime,
-    #[serde(default)]
-    params: BTreeMap<String, String>,
-}
-
-impl From<Payload> for TokenSet {
-    fn from(p: Payload) -> Self {
-        Self {
-            access_token: AccessToken::new(p.access_token),
-            refresh_token: p.refresh_token.map(RefreshToken::new),
-            scopes: p.scopes,
-            access_expires_at: p.access_expires_at,
-            refresh_expires_at: p.refresh_expires_at,
-            obtained_at: p.obtained_at,
-            params: p.params,
         }
     }
 }
@@ -197,22 +163,5 @@ mod tests {
         assert!(t.access_expires_within(at(4540), Duration::from_secs(60)));
         assert!(t.access_expires_within(at(4540), Duration::MAX), "a huge margin is half the lifetime");
         assert!(!t.access_expires_within(at(2799), Duration::MAX));
-    }
-
-    #[test]
-    fn sealed_payload_round_trips() {
-        let mut t = TokenSet::new(AccessToken::new("SENTINEL-a"), at(1000));
-        t.refresh_token = Some(RefreshToken::new("SENTINEL-r"));
-        t.scopes = vec!["s".into()];
-        t.access_expires_at = Some(at(4600));
-        t.params.insert("realmId".into(), "42".into());
-        let back = TokenSet::from_plaintext(&t.to_plaintext().unwrap()).unwrap();
-        assert_eq!(back.access_token.secret(), "SENTINEL-a");
-        assert_eq!(back.refresh_token.unwrap().secret(), "SENTINEL-r");
-        assert_eq!(
-            (back.scopes, back.access_expires_at, back.obtained_at),
-            (t.scopes, t.access_expires_at, t.obtained_at)
-        );
-        assert_eq!(back.params, t.params);
     }
 }

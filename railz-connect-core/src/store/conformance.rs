@@ -19,10 +19,12 @@
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use url::Url;
 
-use super::{BusinessRecord, PendingAuthorization, PendingKind, Store, StoreError};
+use super::{
+    BusinessRecord, Cursor, Page, PendingAuthorization, PendingKind, SealedCredentials, StatusChange, Store, StoreError,
+};
 use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
+use crate::crypto::KeyId;
 use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
 
 /// One microsecond: the precision every store keeps.
@@ -49,15 +51,20 @@ fn t0() -> OffsetDateTime {
 }
 
 fn connection_with_id(id: ConnectionId, business: &BusinessName, service: &str, at: OffsetDateTime) -> Connection {
-    Connection::new(
-        id,
-        widget("conformance"),
-        business.clone(),
-        ServiceName::new(service).unwrap(),
-        Some(Tenant::new("tenant-1".parse().unwrap(), "Tenant One")),
-        at,
-        at + validity(),
-    )
+    Connection::new(id, widget("conformance"), business.clone(), ServiceName::new(service).unwrap(), at)
+        .with_tenant(Some(Tenant::new("tenant-1".parse().unwrap(), "Tenant One")))
+        .with_expires_at(at + validity())
+}
+
+/// Credentials with this blob, sealed with key 1, no known expiry.
+fn sealed(blob: &[u8]) -> SealedCredentials {
+    SealedCredentials::new(blob.to_vec(), 1)
+}
+
+/// A key id no other check (or earlier run on the same store) uses.
+fn unique_key_id() -> KeyId {
+    // Above 2^16: the checks' fixed ids stay below.
+    (uuid::Uuid::new_v4().as_u128() as u32) | 0x1_0000
 }
 
 fn connection(business: &BusinessName, service: &str, at: OffsetDateTime) -> Connection {
@@ -65,21 +72,15 @@ fn connection(business: &BusinessName, service: &str, at: OffsetDateTime) -> Con
 }
 
 fn pending(key: &str, kind: PendingKind, expires_at: OffsetDateTime) -> PendingAuthorization {
-    let url = Url::parse("http://127.0.0.1:1/callback").unwrap();
-    PendingAuthorization {
-        key: key.to_owned(),
+    PendingAuthorization::new(
+        key.to_owned(),
         kind,
-        widget_id: widget("conformance"),
-        business_name: BusinessName::new(unique("biz")).unwrap(),
-        service_name: ServiceName::new("railzSandbox").unwrap(),
-        redirect_uri: url.clone(),
-        success_url: Url::parse("http://127.0.0.1:1/ok").unwrap(),
-        failure_url: Url::parse("http://127.0.0.1:1/failed").unwrap(),
-        // Not a whole number of minutes before `expires_at`: both keep their microseconds.
-        created_at: expires_at - Duration::minutes(10) - Duration::microseconds(17),
+        widget("conformance"),
+        BusinessName::new(unique("biz")).unwrap(),
+        ServiceName::new("railzSandbox").unwrap(),
         expires_at,
-        sealed: vec![1, 2, 3, 0, 255],
-    }
+        vec![1, 2, 3, 0, 255],
+    )
 }
 
 /// Runs every check.
@@ -92,14 +93,21 @@ pub async fn run_all(store: Arc<dyn Store>) {
     listing(store.as_ref()).await;
     listing_by_widget(store.as_ref()).await;
     listing_order(store.as_ref()).await;
+    listing_pages(store.as_ref()).await;
+    status_changes_are_conditional(store.as_ref()).await;
     credentials_compare_and_swap(store.as_ref()).await;
+    credentials_keep_key_and_expiries(store.as_ref()).await;
+    due_for_refresh(store.as_ref()).await;
+    sealed_with_key(store.as_ref()).await;
     leases(store.as_ref()).await;
     lease_times_keep_microseconds(store.as_ref()).await;
     lease_renewal_extends(store.as_ref()).await;
     disconnect_keeps_audit(store.as_ref()).await;
     disconnect_removes_the_lease(store.as_ref()).await;
+    disconnect_happens_once(store.as_ref()).await;
     pending_is_taken_once(Arc::clone(&store)).await;
     pending_expired_is_taken_whole(store.as_ref()).await;
+    pending_is_taken_only_as_its_kind(store.as_ref()).await;
     pending_purge(store.as_ref()).await;
 }
 
@@ -147,7 +155,7 @@ pub async fn concurrent_business_reservation(store: Arc<dyn Store>) {
 pub async fn connections_round_trip(store: &dyn Store) {
     let business = BusinessName::new(unique("Round Trip")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"blob-1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"blob-1"), &[]).await.unwrap();
     let got = store.get_connection(&c.id).await.unwrap().expect("stored");
     assert_eq!(got.created_at, c.created_at, "created_at keeps its microseconds");
     assert_eq!(got.updated_at, c.updated_at, "updated_at keeps its microseconds");
@@ -155,18 +163,27 @@ pub async fn connections_round_trip(store: &dyn Store) {
     assert_eq!(got, c);
     let creds = store.load_credentials(&c.id).await.unwrap().expect("credentials stored");
     assert_eq!(creds.version, 1);
-    assert_eq!(creds.blob, b"blob-1");
-    match store.insert_connection(&c, b"blob-2").await {
+    assert_eq!(creds.sealed.blob, b"blob-1");
+    match store.insert_connection(&c, &sealed(b"blob-2"), &[]).await {
         Err(StoreError::Conflict(_)) => {}
         other => panic!("inserting a duplicate id must be a conflict, got {other:?}"),
     }
-    assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().blob, b"blob-1", "a conflict changes nothing");
+    assert_eq!(
+        store.load_credentials(&c.id).await.unwrap().unwrap().sealed.blob,
+        b"blob-1",
+        "a conflict changes nothing"
+    );
     assert_eq!(store.get_connection(&ConnectionId::new_random()).await.unwrap(), None);
     assert_eq!(store.load_credentials(&ConnectionId::new_random()).await.unwrap(), None);
 
     let at = c.created_at + Duration::minutes(5) + Duration::microseconds(789);
     let updated = store
-        .set_connection_status(&c.id, ConnectionStatus::Invalid, Some(ReasonCode::ReauthorizationRequired), at)
+        .set_connection_status(
+            &c.id,
+            &StatusChange::new(ConnectionStatus::Active, ConnectionStatus::Invalid, at)
+                .with_reason(ReasonCode::ReauthorizationRequired),
+            &[],
+        )
         .await
         .unwrap()
         .expect("updated");
@@ -177,7 +194,11 @@ pub async fn connections_round_trip(store: &dyn Store) {
     assert_eq!(store.get_connection(&c.id).await.unwrap(), Some(updated));
     assert!(
         store
-            .set_connection_status(&ConnectionId::new_random(), ConnectionStatus::Active, None, at)
+            .set_connection_status(
+                &ConnectionId::new_random(),
+                &StatusChange::new(ConnectionStatus::Active, ConnectionStatus::Active, at),
+                &[]
+            )
             .await
             .unwrap()
             .is_none()
@@ -199,13 +220,12 @@ pub async fn connections_keep_every_field(store: &dyn Store) {
             widget("conformance-fields"),
             business.clone(),
             ServiceName::new("railzSandbox").unwrap(),
-            None,
             base - Duration::microseconds(999),
-            base + Duration::days(90) + Duration::microseconds(1),
-        ),
+        )
+        .with_expires_at(base + Duration::days(90) + Duration::microseconds(1)),
     ];
     for row in &rows {
-        store.insert_connection(row, b"x").await.unwrap();
+        store.insert_connection(row, &sealed(b"x"), &[]).await.unwrap();
         assert_eq!(store.get_connection(&row.id).await.unwrap().as_ref(), Some(row), "stored as given");
     }
 }
@@ -214,15 +234,21 @@ pub async fn connections_keep_every_field(store: &dyn Store) {
 pub async fn status_reason_is_cleared(store: &dyn Store) {
     let business = BusinessName::new(unique("Reason")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"x").await.unwrap();
+    store.insert_connection(&c, &sealed(b"x"), &[]).await.unwrap();
     let at = c.created_at + MICRO;
     store
-        .set_connection_status(&c.id, ConnectionStatus::Inactive, Some(ReasonCode::ProviderUnavailable), at)
+        .set_connection_status(
+            &c.id,
+            &StatusChange::new(ConnectionStatus::Active, ConnectionStatus::Inactive, at)
+                .with_reason(ReasonCode::ProviderUnavailable),
+            &[],
+        )
         .await
         .unwrap()
         .expect("updated");
     let later = at + Duration::seconds(1);
-    let back = store.set_connection_status(&c.id, ConnectionStatus::Active, None, later).await.unwrap();
+    let change = StatusChange::new(ConnectionStatus::Inactive, ConnectionStatus::Active, later);
+    let back = store.set_connection_status(&c.id, &change, &[]).await.unwrap();
     let expected = c.clone().with_updated_at(later);
     assert_eq!(back.as_ref(), Some(&expected), "a `None` reason clears the reason");
     assert_eq!(store.get_connection(&c.id).await.unwrap(), Some(expected), "and the cleared reason is stored");
@@ -238,28 +264,41 @@ pub async fn listing(store: &dyn Store) {
     let c = connection(&other, "xero", base + Duration::seconds(2));
     // Insert out of order: listing must sort.
     for k in [&c, &b, &a] {
-        store.insert_connection(k, b"x").await.unwrap();
+        store.insert_connection(k, &sealed(b"x"), &[]).await.unwrap();
     }
-    let mine = store.list_connections(&ConnectionFilter::all().business(business.clone())).await.unwrap();
+    let mine = store
+        .list_connections(&ConnectionFilter::all().with_business(business.clone()), &Page::first(Page::MAX_LIMIT))
+        .await
+        .unwrap();
     assert_eq!(mine, vec![a.clone(), b.clone()]);
     let xero = store
         .list_connections(
-            &ConnectionFilter::all().business(business.clone()).service(ServiceName::new("xero").unwrap()),
+            &ConnectionFilter::all().with_business(business.clone()).with_service(ServiceName::new("xero").unwrap()),
+            &Page::first(Page::MAX_LIMIT),
         )
         .await
         .unwrap();
     assert_eq!(xero, vec![b.clone()]);
     store
-        .set_connection_status(&a.id, ConnectionStatus::Expired, Some(ReasonCode::ExpiredCredentials), base)
+        .set_connection_status(
+            &a.id,
+            &StatusChange::new(ConnectionStatus::Active, ConnectionStatus::Expired, base)
+                .with_reason(ReasonCode::ExpiredCredentials),
+            &[],
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("updated");
     let expired = store
-        .list_connections(&ConnectionFilter::all().business(business.clone()).status(ConnectionStatus::Expired))
+        .list_connections(
+            &ConnectionFilter::all().with_business(business.clone()).with_status(ConnectionStatus::Expired),
+            &Page::first(Page::MAX_LIMIT),
+        )
         .await
         .unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].id, a.id);
-    let all = store.list_connections(&ConnectionFilter::all()).await.unwrap();
+    let all = store.list_connections(&ConnectionFilter::all(), &Page::first(Page::MAX_LIMIT)).await.unwrap();
     for k in [&a, &b, &c] {
         assert!(all.iter().any(|x| x.id == k.id));
     }
@@ -271,30 +310,46 @@ pub async fn listing_by_widget(store: &dyn Store) {
     let (w1, w2) = (widget(&unique("w1")), widget(&unique("w2")));
     let base = t0();
     let on = |w: &WidgetId, service: &str, at: OffsetDateTime| {
-        Connection::new(
-            ConnectionId::new_random(),
-            w.clone(),
-            business.clone(),
-            ServiceName::new(service).unwrap(),
-            None,
-            at,
-            at + validity(),
-        )
+        Connection::new(ConnectionId::new_random(), w.clone(), business.clone(), ServiceName::new(service).unwrap(), at)
+            .with_expires_at(at + validity())
     };
     let a = on(&w1, "xero", base);
     let b = on(&w2, "xero", base + MICRO);
     let c = on(&w1, "quickbooks", base + MICRO + MICRO);
     for k in [&c, &b, &a] {
-        store.insert_connection(k, b"x").await.unwrap();
+        store.insert_connection(k, &sealed(b"x"), &[]).await.unwrap();
     }
-    assert_eq!(store.list_connections(&ConnectionFilter::all().widget(w1.clone())).await.unwrap(), [a.clone(), c]);
-    assert_eq!(store.list_connections(&ConnectionFilter::all().widget(w2.clone())).await.unwrap(), [b]);
-    let xero_w1 =
-        ConnectionFilter::all().business(business.clone()).service(ServiceName::new("xero").unwrap()).widget(w1);
-    assert_eq!(store.list_connections(&xero_w1).await.unwrap(), [a]);
-    let none = ConnectionFilter::all().widget(w2).status(ConnectionStatus::Disconnected);
-    assert_eq!(store.list_connections(&none).await.unwrap(), []);
-    assert!(store.list_connections(&ConnectionFilter::all().widget(widget(&unique("w3")))).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .list_connections(&ConnectionFilter::all().with_widget(w1.clone()), &Page::first(Page::MAX_LIMIT))
+            .await
+            .unwrap(),
+        [a.clone(), c]
+    );
+    assert_eq!(
+        store
+            .list_connections(&ConnectionFilter::all().with_widget(w2.clone()), &Page::first(Page::MAX_LIMIT))
+            .await
+            .unwrap(),
+        [b]
+    );
+    let xero_w1 = ConnectionFilter::all()
+        .with_business(business.clone())
+        .with_service(ServiceName::new("xero").unwrap())
+        .with_widget(w1);
+    assert_eq!(store.list_connections(&xero_w1, &Page::first(Page::MAX_LIMIT)).await.unwrap(), [a]);
+    let none = ConnectionFilter::all().with_widget(w2).with_status(ConnectionStatus::Disconnected);
+    assert_eq!(store.list_connections(&none, &Page::first(Page::MAX_LIMIT)).await.unwrap(), []);
+    assert!(
+        store
+            .list_connections(
+                &ConnectionFilter::all().with_widget(widget(&unique("w3"))),
+                &Page::first(Page::MAX_LIMIT)
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Listing orders by `created_at` (to the microsecond), then by id: connections sharing one
@@ -314,13 +369,16 @@ pub async fn listing_order(store: &dyn Store) {
     expected.push(newest.clone());
     // A fixed shuffle: neither insertion order nor its reverse is the answer.
     for i in [5, 2, 7, 0, 3, 6, 1, 4] {
-        store.insert_connection(&ties[i], b"x").await.unwrap();
+        store.insert_connection(&ties[i], &sealed(b"x"), &[]).await.unwrap();
         if i == 3 {
-            store.insert_connection(&newest, b"x").await.unwrap();
-            store.insert_connection(&oldest, b"x").await.unwrap();
+            store.insert_connection(&newest, &sealed(b"x"), &[]).await.unwrap();
+            store.insert_connection(&oldest, &sealed(b"x"), &[]).await.unwrap();
         }
     }
-    let got = store.list_connections(&ConnectionFilter::all().business(business)).await.unwrap();
+    let got = store
+        .list_connections(&ConnectionFilter::all().with_business(business), &Page::first(Page::MAX_LIMIT))
+        .await
+        .unwrap();
     let got_ids: Vec<ConnectionId> = got.iter().map(|c| c.id).collect();
     let expected_ids: Vec<ConnectionId> = expected.iter().map(|c| c.id).collect();
     assert_eq!(got_ids, expected_ids, "ordered by created_at, then by id");
@@ -332,28 +390,32 @@ pub async fn listing_order(store: &dyn Store) {
 pub async fn credentials_compare_and_swap(store: &dyn Store) {
     let business = BusinessName::new(unique("Cas")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
-    assert_eq!(store.replace_credentials(&c.id, 1, b"v2").await.unwrap(), Some(2));
-    assert_eq!(store.replace_credentials(&c.id, 1, b"stale").await.unwrap(), None, "a stale version writes nothing");
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
+    assert_eq!(store.replace_credentials(&c.id, 1, &sealed(b"v2"), &[]).await.unwrap(), Some(2));
+    assert_eq!(
+        store.replace_credentials(&c.id, 1, &sealed(b"stale"), &[]).await.unwrap(),
+        None,
+        "a stale version writes nothing"
+    );
     for ahead in [3, 4, u64::from(u32::MAX)] {
         assert_eq!(
-            store.replace_credentials(&c.id, ahead, b"ahead").await.unwrap(),
+            store.replace_credentials(&c.id, ahead, &sealed(b"ahead"), &[]).await.unwrap(),
             None,
             "a version above the current one ({ahead} > 2) writes nothing"
         );
     }
     let now = store.load_credentials(&c.id).await.unwrap().unwrap();
-    assert_eq!((now.version, now.blob.as_slice()), (2, &b"v2"[..]));
-    assert_eq!(store.replace_credentials(&c.id, 2, b"v3").await.unwrap(), Some(3));
-    assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().blob, b"v3");
-    assert_eq!(store.replace_credentials(&ConnectionId::new_random(), 1, b"x").await.unwrap(), None);
+    assert_eq!((now.version, now.sealed.blob.as_slice()), (2, &b"v2"[..]));
+    assert_eq!(store.replace_credentials(&c.id, 2, &sealed(b"v3"), &[]).await.unwrap(), Some(3));
+    assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().sealed.blob, b"v3");
+    assert_eq!(store.replace_credentials(&ConnectionId::new_random(), 1, &sealed(b"x"), &[]).await.unwrap(), None);
 }
 
 /// A lease excludes other owners until it expires or is released.
 pub async fn leases(store: &dyn Store) {
     let business = BusinessName::new(unique("Lease")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
     let now = t0();
     let until = now + Duration::seconds(30);
     assert!(store.try_lease(&c.id, "a", now, until).await.unwrap());
@@ -374,7 +436,7 @@ pub async fn leases(store: &dyn Store) {
 pub async fn lease_times_keep_microseconds(store: &dyn Store) {
     let business = BusinessName::new(unique("Lease Precision")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
     let now = t0();
     let until = now + Duration::seconds(30);
     assert!(store.try_lease(&c.id, "a", now, until).await.unwrap());
@@ -393,7 +455,7 @@ pub async fn lease_times_keep_microseconds(store: &dyn Store) {
 pub async fn lease_renewal_extends(store: &dyn Store) {
     let business = BusinessName::new(unique("Renewal")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
     let now = t0();
     let t1 = now + Duration::seconds(30);
     let t2 = now + Duration::seconds(60) + Duration::microseconds(7);
@@ -412,9 +474,9 @@ pub async fn lease_renewal_extends(store: &dyn Store) {
 pub async fn disconnect_keeps_audit(store: &dyn Store) {
     let business = BusinessName::new(unique("Bye")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
     let at = c.created_at + Duration::hours(1) + Duration::microseconds(5);
-    let d = store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, at).await.unwrap().expect("disconnected");
+    let d = store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, at, &[]).await.unwrap().expect("disconnected");
     assert_eq!(
         d,
         c.clone()
@@ -423,8 +485,8 @@ pub async fn disconnect_keeps_audit(store: &dyn Store) {
     );
     assert_eq!(store.load_credentials(&c.id).await.unwrap(), None, "credentials deleted");
     assert_eq!(store.get_connection(&c.id).await.unwrap(), Some(d), "connection kept");
-    assert_eq!(store.replace_credentials(&c.id, 1, b"x").await.unwrap(), None, "nothing to replace");
-    assert!(store.disconnect(&ConnectionId::new_random(), ReasonCode::Unknown, at).await.unwrap().is_none());
+    assert_eq!(store.replace_credentials(&c.id, 1, &sealed(b"x"), &[]).await.unwrap(), None, "nothing to replace");
+    assert!(store.disconnect(&ConnectionId::new_random(), ReasonCode::Unknown, at, &[]).await.unwrap().is_none());
 }
 
 /// Disconnecting removes the refresh lease with the credentials: afterwards nobody, not even
@@ -432,11 +494,11 @@ pub async fn disconnect_keeps_audit(store: &dyn Store) {
 pub async fn disconnect_removes_the_lease(store: &dyn Store) {
     let business = BusinessName::new(unique("Bye Lease")).unwrap();
     let c = connection(&business, "railzSandbox", t0());
-    store.insert_connection(&c, b"v1").await.unwrap();
+    store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
     let now = t0();
     let until = now + Duration::seconds(30);
     assert!(store.try_lease(&c.id, "a", now, until).await.unwrap());
-    store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, now).await.unwrap().expect("disconnected");
+    store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, now, &[]).await.unwrap().expect("disconnected");
     assert_eq!(store.load_credentials(&c.id).await.unwrap(), None, "credentials deleted");
     assert!(!store.try_lease(&c.id, "a", now, until).await.unwrap(), "the former holder cannot renew");
     assert!(!store.try_lease(&c.id, "b", until, until + Duration::seconds(30)).await.unwrap(), "nor anyone take it");
@@ -453,7 +515,7 @@ pub async fn pending_is_taken_once(store: Arc<dyn Store>) {
     for _ in 0..8 {
         let store = Arc::clone(&store);
         let key = key.clone();
-        tasks.push(tokio::spawn(async move { store.take_pending(&key).await.unwrap() }));
+        tasks.push(tokio::spawn(async move { store.take_pending(&key, PendingKind::Authorization).await.unwrap() }));
     }
     let mut got = Vec::new();
     for t in tasks {
@@ -462,10 +524,9 @@ pub async fn pending_is_taken_once(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(got.len(), 1, "exactly one taker");
-    assert_eq!(got[0].created_at, p.created_at, "created_at keeps its microseconds");
     assert_eq!(got[0].expires_at, p.expires_at, "expires_at keeps its microseconds");
     assert!(got[0] == p, "the record reads back whole");
-    assert!(store.take_pending(&key).await.unwrap().is_none());
+    assert!(store.take_pending(&key, PendingKind::Authorization).await.unwrap().is_none());
 }
 
 /// An expired record is still taken, whole: the store does not look at the clock, and a
@@ -473,10 +534,14 @@ pub async fn pending_is_taken_once(store: Arc<dyn Store>) {
 pub async fn pending_expired_is_taken_whole(store: &dyn Store) {
     let p = pending(&unique("ticket"), PendingKind::TenantSelection, t0() - Duration::hours(1));
     store.insert_pending(&p).await.unwrap();
-    let got = store.take_pending(&p.key).await.unwrap().expect("an expired record is returned too");
+    let got = store
+        .take_pending(&p.key, PendingKind::TenantSelection)
+        .await
+        .unwrap()
+        .expect("an expired record is returned too");
     assert_eq!(got.kind, PendingKind::TenantSelection, "the kind is kept");
     assert!(got == p, "the record reads back whole");
-    assert!(store.take_pending(&p.key).await.unwrap().is_none(), "and is gone");
+    assert!(store.take_pending(&p.key, PendingKind::TenantSelection).await.unwrap().is_none(), "and is gone");
 }
 
 /// Purging removes the records that expired strictly before the given time, to the
@@ -491,8 +556,199 @@ pub async fn pending_purge(store: &dyn Store) {
         store.insert_pending(p).await.unwrap();
     }
     assert!(store.purge_pending(now).await.unwrap() >= 2);
-    assert!(store.take_pending(&old.key).await.unwrap().is_none(), "expired record purged");
-    assert!(store.take_pending(&just.key).await.unwrap().is_none(), "expired a microsecond before: purged");
-    assert!(store.take_pending(&boundary.key).await.unwrap().is_some(), "expiring exactly at `before`: kept");
-    assert!(store.take_pending(&fresh.key).await.unwrap().is_some(), "fresh record kept");
+    assert!(store.take_pending(&old.key, PendingKind::Authorization).await.unwrap().is_none(), "expired record purged");
+    assert!(
+        store.take_pending(&just.key, PendingKind::TenantSelection).await.unwrap().is_none(),
+        "expired a microsecond before: purged"
+    );
+    assert!(
+        store.take_pending(&boundary.key, PendingKind::Authorization).await.unwrap().is_some(),
+        "expiring exactly at `before`: kept"
+    );
+    assert!(store.take_pending(&fresh.key, PendingKind::Authorization).await.unwrap().is_some(), "fresh record kept");
+}
+
+/// Listing pages: for each filter field, pages of at most `limit` connections, each strictly
+/// after the cursor (ties on `created_at` broken by id), concatenate to the whole listing.
+pub async fn listing_pages(store: &dyn Store) {
+    let business = BusinessName::new(unique("Pages")).unwrap();
+    let w = widget(&unique("pages"));
+    let service = ServiceName::new(format!("svc{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let base = t0();
+    let mut rows = Vec::new();
+    for i in 0..5i64 {
+        // Two pairs share a `created_at`: a cursor must break ties by id.
+        let at = base + MICRO * (i / 2 * 2) as i32;
+        let row = Connection::new(ConnectionId::new_random(), w.clone(), business.clone(), service.clone(), at)
+            .with_status(ConnectionStatus::Inactive, None);
+        store.insert_connection(&row, &sealed(b"x"), &[]).await.unwrap();
+        rows.push(row);
+    }
+    rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let filters = [
+        ("business", ConnectionFilter::all().with_business(business.clone())),
+        ("service", ConnectionFilter::all().with_service(service.clone())),
+        ("widget", ConnectionFilter::all().with_widget(w.clone())),
+        ("status", ConnectionFilter::all().with_widget(w.clone()).with_status(ConnectionStatus::Inactive)),
+    ];
+    for (field, filter) in filters {
+        let mut got = Vec::new();
+        let mut page = Page::first(2);
+        let mut sizes = Vec::new();
+        loop {
+            let chunk = store.list_connections(&filter, &page).await.unwrap();
+            assert!(chunk.len() <= 2, "{field}: a page holds at most its limit");
+            sizes.push(chunk.len());
+            let Some(last) = chunk.last() else { break };
+            page = page.with_after(Cursor::after(last));
+            got.extend(chunk);
+        }
+        assert_eq!(sizes, [2, 2, 1, 0], "{field}: pages of the limit, then the rest");
+        assert_eq!(got, rows, "{field}: the pages concatenate to the listing, in order, without repeats");
+        let after_first =
+            store.list_connections(&filter, &Page::first(10).with_after(Cursor::after(&rows[0]))).await.unwrap();
+        assert_eq!(after_first, rows[1..], "{field}: strictly after the cursor");
+    }
+}
+
+/// A status change is written only if the connection has the expected status: a stale
+/// expectation (say `active` after a concurrent disconnection) writes nothing.
+pub async fn status_changes_are_conditional(store: &dyn Store) {
+    let business = BusinessName::new(unique("Conditional")).unwrap();
+    let c = connection(&business, "railzSandbox", t0());
+    store.insert_connection(&c, &sealed(b"x"), &[]).await.unwrap();
+    let at = c.created_at + Duration::seconds(1);
+    let stale = StatusChange::new(ConnectionStatus::Inactive, ConnectionStatus::Expired, at)
+        .with_reason(ReasonCode::ExpiredCredentials);
+    assert_eq!(store.set_connection_status(&c.id, &stale, &[]).await.unwrap(), None, "another status: nothing written");
+    assert_eq!(store.get_connection(&c.id).await.unwrap().as_ref(), Some(&c), "unchanged");
+    store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, at, &[]).await.unwrap().expect("disconnected");
+    let late = StatusChange::new(ConnectionStatus::Active, ConnectionStatus::Expired, at + MICRO)
+        .with_reason(ReasonCode::ExpiredCredentials);
+    assert_eq!(
+        store.set_connection_status(&c.id, &late, &[]).await.unwrap(),
+        None,
+        "a disconnection is not overwritten"
+    );
+    let back = store.get_connection(&c.id).await.unwrap().unwrap();
+    assert_eq!(back.status, ConnectionStatus::Disconnected);
+    assert_eq!(back.updated_at, at);
+}
+
+/// Credentials keep their key id and expiries beside the blob, and a compare-and-swap replaces
+/// all of them.
+pub async fn credentials_keep_key_and_expiries(store: &dyn Store) {
+    let business = BusinessName::new(unique("Plain Facts")).unwrap();
+    let c = connection(&business, "railzSandbox", t0());
+    let first = SealedCredentials::new(b"v1".to_vec(), 7)
+        .with_access_expires_at(Some(t0() + Duration::hours(1) + MICRO))
+        .with_refresh_expires_at(Some(t0() + Duration::days(100) + MICRO));
+    store.insert_connection(&c, &first, &[]).await.unwrap();
+    let got = store.load_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!((got.version, &got.sealed), (1, &first), "key id and expiries read back as written");
+    let second = SealedCredentials::new(b"v2".to_vec(), 8).with_access_expires_at(Some(t0() + Duration::hours(2)));
+    assert_eq!(store.replace_credentials(&c.id, 1, &second, &[]).await.unwrap(), Some(2));
+    let got = store.load_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!(got.sealed, second, "a replacement replaces the key id and both expiries (the refresh one cleared)");
+}
+
+/// The refresher's work list: credentials whose access token expires strictly before the
+/// time, soonest first, at most the limit; no known expiry is never due; disconnected
+/// connections have no credentials and are not listed.
+pub async fn due_for_refresh(store: &dyn Store) {
+    let business = BusinessName::new(unique("Due")).unwrap();
+    // Far in the past, with a random offset: other data in the store is unlikely to share it.
+    let base = OffsetDateTime::UNIX_EPOCH
+        + Duration::days(3650)
+        + Duration::seconds(i64::from(uuid::Uuid::new_v4().as_u128() as u32 >> 4))
+        + MICRO * 123;
+    let before = base + Duration::minutes(10);
+    let insert = |expiry: Option<OffsetDateTime>| {
+        let c = connection(&business, "railzSandbox", t0());
+        let creds = sealed(b"x").with_access_expires_at(expiry);
+        async move {
+            store.insert_connection(&c, &creds, &[]).await.unwrap();
+            c.id
+        }
+    };
+    let soon = insert(Some(base)).await;
+    let sooner = insert(Some(base - Duration::minutes(1))).await;
+    let just = insert(Some(before - MICRO)).await;
+    let boundary = insert(Some(before)).await;
+    let unknown = insert(None).await;
+    let gone = insert(Some(base)).await;
+    store.disconnect(&gone, ReasonCode::DisconnectedByCustomer, t0(), &[]).await.unwrap();
+    let due = store.due_for_refresh(before, Page::MAX_LIMIT).await.unwrap();
+    assert!(due.iter().all(|d| d.access_expires_at < before), "only tokens expiring strictly before");
+    assert!(
+        due.windows(2)
+            .all(|w| (w[0].access_expires_at, w[0].connection_id) <= (w[1].access_expires_at, w[1].connection_id)),
+        "soonest first"
+    );
+    let ours: Vec<ConnectionId> = due
+        .iter()
+        .map(|d| d.connection_id)
+        .filter(|id| [soon, sooner, just, boundary, unknown, gone].contains(id))
+        .collect();
+    assert_eq!(
+        ours,
+        [sooner, soon, just],
+        "due ones, soonest first; not the boundary, the unknown or the disconnected"
+    );
+    let entry = due.iter().find(|d| d.connection_id == sooner).unwrap();
+    assert_eq!(entry.access_expires_at, base - Duration::minutes(1), "the expiry reads back to the microsecond");
+    let one = store.due_for_refresh(before, 1).await.unwrap();
+    assert_eq!(one.len(), 1, "the limit holds");
+    assert!(one[0].access_expires_at <= base - Duration::minutes(1));
+}
+
+/// The key-rotation sweep's work list: the connections sealed with a key, by id, after a
+/// cursor, at most the limit; a re-sealed record leaves its old key's list.
+pub async fn sealed_with_key(store: &dyn Store) {
+    let business = BusinessName::new(unique("Keys")).unwrap();
+    let (old, new) = (unique_key_id(), unique_key_id());
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let c = connection(&business, "railzSandbox", t0());
+        store.insert_connection(&c, &SealedCredentials::new(b"x".to_vec(), old), &[]).await.unwrap();
+        ids.push(c.id);
+    }
+    let other = connection(&business, "railzSandbox", t0());
+    store.insert_connection(&other, &SealedCredentials::new(b"x".to_vec(), new), &[]).await.unwrap();
+    ids.sort();
+    assert_eq!(store.sealed_with_key(old, None, 100).await.unwrap(), ids, "by id, only that key");
+    assert_eq!(store.sealed_with_key(old, None, 2).await.unwrap(), ids[..2], "the limit holds");
+    assert_eq!(store.sealed_with_key(old, Some(ids[1]), 100).await.unwrap(), ids[2..], "strictly after the cursor");
+    assert_eq!(store.sealed_with_key(new, None, 100).await.unwrap(), [other.id]);
+    store.replace_credentials(&ids[0], 1, &SealedCredentials::new(b"y".to_vec(), new), &[]).await.unwrap();
+    assert_eq!(
+        store.sealed_with_key(old, None, 100).await.unwrap(),
+        ids[1..],
+        "re-sealed: no longer under the old key"
+    );
+    let mut under_new = vec![ids[0], other.id];
+    under_new.sort();
+    assert_eq!(store.sealed_with_key(new, None, 100).await.unwrap(), under_new);
+}
+
+/// A connection is disconnected once: a second disconnection writes nothing and answers `None`.
+pub async fn disconnect_happens_once(store: &dyn Store) {
+    let business = BusinessName::new(unique("Twice")).unwrap();
+    let c = connection(&business, "railzSandbox", t0());
+    store.insert_connection(&c, &sealed(b"x"), &[]).await.unwrap();
+    let at = c.created_at + MICRO;
+    let first = store.disconnect(&c.id, ReasonCode::DisconnectedByCustomer, at, &[]).await.unwrap().expect("first");
+    let again = store.disconnect(&c.id, ReasonCode::AuthorizationRevoked, at + Duration::hours(1), &[]).await.unwrap();
+    assert_eq!(again, None, "already disconnected: nothing written");
+    assert_eq!(store.get_connection(&c.id).await.unwrap(), Some(first), "the first disconnection stays");
+}
+
+/// A pending record is taken only as its own kind: a ticket used as a state (or the reverse)
+/// gets nothing and leaves the record in place, whole.
+pub async fn pending_is_taken_only_as_its_kind(store: &dyn Store) {
+    let p = pending(&unique("kind"), PendingKind::TenantSelection, t0() + Duration::minutes(10));
+    store.insert_pending(&p).await.unwrap();
+    assert!(store.take_pending(&p.key, PendingKind::Authorization).await.unwrap().is_none(), "not as another kind");
+    let got = store.take_pending(&p.key, PendingKind::TenantSelection).await.unwrap().expect("still there");
+    assert!(got == p, "untouched by the refused take");
 }

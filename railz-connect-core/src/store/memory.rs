@@ -5,9 +5,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    BusinessRecord, ConnectionStore, CredentialStore, PendingAuthorization, PendingStore, SealedCredentials, StoreError,
+    BusinessRecord, ConnectionStore, CredentialStore, DueRefresh, Page, PendingAuthorization, PendingKind,
+    PendingStore, SealedCredentials, StatusChange, StoreError, StoredCredentials,
 };
 use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode};
+use crate::crypto::KeyId;
+use crate::event::Event;
 use crate::ids::{BusinessName, ConnectionId};
 
 #[derive(Debug, Default)]
@@ -16,13 +19,14 @@ struct State {
     connections: HashMap<ConnectionId, Connection>,
     /// The connections of each business (a business's listing does not scan the store).
     by_business: HashMap<BusinessName, Vec<ConnectionId>>,
-    credentials: HashMap<ConnectionId, SealedCredentials>,
+    credentials: HashMap<ConnectionId, StoredCredentials>,
     leases: HashMap<ConnectionId, (String, OffsetDateTime)>,
     pending: HashMap<String, PendingAuthorization>,
 }
 
 /// A store in memory, for tests and examples. Clones share nothing; wrap it in an `Arc` to
-/// share one store between several [`crate::Connect`] instances.
+/// share one store between several [`crate::Connect`] instances. It has no outbox: the events
+/// a mutation carries are left to [`crate::Connect`]'s sinks.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -54,14 +58,19 @@ impl ConnectionStore for MemoryStore {
         Ok(self.state().businesses.get(name).cloned())
     }
 
-    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+        _events: &[Event],
+    ) -> Result<(), StoreError> {
         let mut s = self.state();
         if s.connections.contains_key(&connection.id) {
             return Err(StoreError::Conflict(format!("connection {}", connection.id)));
         }
         s.connections.insert(connection.id, connection.clone());
         s.by_business.entry(connection.business_name.clone()).or_default().push(connection.id);
-        s.credentials.insert(connection.id, SealedCredentials { version: 1, blob: credentials.to_vec() });
+        s.credentials.insert(connection.id, StoredCredentials::new(1, credentials.clone()));
         Ok(())
     }
 
@@ -69,7 +78,7 @@ impl ConnectionStore for MemoryStore {
         Ok(self.state().connections.get(id).cloned())
     }
 
-    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+    async fn list_connections(&self, filter: &ConnectionFilter, page: &Page) -> Result<Vec<Connection>, StoreError> {
         let s = self.state();
         let mut out: Vec<Connection> = match &filter.business_name {
             Some(business) => s
@@ -78,28 +87,33 @@ impl ConnectionStore for MemoryStore {
                 .into_iter()
                 .flatten()
                 .filter_map(|id| s.connections.get(id))
-                .filter(|c| filter.matches(c))
+                .filter(|c| filter.matches(c) && page.after.is_none_or(|after| after.precedes(c)))
                 .cloned()
                 .collect(),
-            None => s.connections.values().filter(|c| filter.matches(c)).cloned().collect(),
+            None => s
+                .connections
+                .values()
+                .filter(|c| filter.matches(c) && page.after.is_none_or(|after| after.precedes(c)))
+                .cloned()
+                .collect(),
         };
         drop(s);
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        out.truncate(page.limit);
         Ok(out)
     }
 
     async fn set_connection_status(
         &self,
         id: &ConnectionId,
-        status: ConnectionStatus,
-        reason: Option<ReasonCode>,
-        at: OffsetDateTime,
+        change: &StatusChange,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
         let mut s = self.state();
-        Ok(s.connections.get_mut(id).map(|c| {
-            c.status = status;
-            c.status_reason = reason;
-            c.updated_at = at;
+        Ok(s.connections.get_mut(id).filter(|c| c.status == change.expected).map(|c| {
+            c.status = change.status;
+            c.status_reason = change.reason;
+            c.updated_at = change.at;
             c.clone()
         }))
     }
@@ -109,9 +123,12 @@ impl ConnectionStore for MemoryStore {
         id: &ConnectionId,
         reason: ReasonCode,
         at: OffsetDateTime,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
         let mut s = self.state();
-        let Some(c) = s.connections.get_mut(id) else { return Ok(None) };
+        let Some(c) = s.connections.get_mut(id).filter(|c| c.status != ConnectionStatus::Disconnected) else {
+            return Ok(None);
+        };
         c.status = ConnectionStatus::Disconnected;
         c.status_reason = Some(reason);
         c.updated_at = at;
@@ -124,7 +141,7 @@ impl ConnectionStore for MemoryStore {
 
 #[async_trait]
 impl CredentialStore for MemoryStore {
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<StoredCredentials>, StoreError> {
         Ok(self.state().credentials.get(id).cloned())
     }
 
@@ -132,17 +149,52 @@ impl CredentialStore for MemoryStore {
         &self,
         id: &ConnectionId,
         expected_version: u64,
-        blob: &[u8],
+        credentials: &SealedCredentials,
+        _events: &[Event],
     ) -> Result<Option<u64>, StoreError> {
         let mut s = self.state();
         match s.credentials.get_mut(id) {
             Some(c) if c.version == expected_version => {
                 c.version += 1;
-                c.blob = blob.to_vec();
+                c.sealed = credentials.clone();
                 Ok(Some(c.version))
             }
             _ => Ok(None),
         }
+    }
+
+    async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError> {
+        let s = self.state();
+        let mut due: Vec<DueRefresh> = s
+            .credentials
+            .iter()
+            .filter_map(|(id, c)| {
+                c.sealed.access_expires_at.filter(|at| *at < before).map(|at| DueRefresh::new(*id, at))
+            })
+            .collect();
+        drop(s);
+        due.sort_by(|a, b| a.access_expires_at.cmp(&b.access_expires_at).then(a.connection_id.cmp(&b.connection_id)));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn sealed_with_key(
+        &self,
+        key_id: KeyId,
+        after: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        let s = self.state();
+        let mut ids: Vec<ConnectionId> = s
+            .credentials
+            .iter()
+            .filter(|(id, c)| c.sealed.key_id == key_id && after.is_none_or(|a| **id > a))
+            .map(|(id, _)| *id)
+            .collect();
+        drop(s);
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
     }
 
     async fn try_lease(
@@ -185,8 +237,12 @@ impl PendingStore for MemoryStore {
         Ok(())
     }
 
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
-        Ok(self.state().pending.remove(key))
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, StoreError> {
+        let mut s = self.state();
+        if s.pending.get(key).is_none_or(|p| p.kind != kind) {
+            return Ok(None);
+        }
+        Ok(s.pending.remove(key))
     }
 
     async fn purge_pending(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -23,18 +23,22 @@
 //!   lease would end early and a connection would read back unequal.
 //! - **Records are stored as given**: every field of a [`Connection`] (its status, reason,
 //!   `updated_at`, and `expires_at`, which the provider sets: not always 365 days), every
-//!   field of a [`PendingAuthorization`] (its [`PendingKind`] too) and of a
-//!   [`BusinessRecord`] (its widget).
+//!   field of a [`PendingAuthorization`] (its [`PendingKind`] too), of a [`BusinessRecord`]
+//!   (its widget) and of [`SealedCredentials`] (key id and expiries beside the blob).
 //! - **Atomicity**: each method is one atomic step, also across processes sharing the store:
 //!   of concurrent reservations of one business, one wins; of concurrent takers of one pending
-//!   record, one gets it; a credential write is a compare-and-swap on the version.
+//!   record, one gets it, and only if it is of the kind asked for; a credential write is a
+//!   compare-and-swap on the version; a status change is conditional on the current status.
+//! - **Events**: a mutation that carries events ([`Event`]) records them with the change
+//!   when the store has an outbox (one write, so a crash keeps both or neither).
+//! - **Listings page**: at most the page's limit, strictly after its cursor, in a fixed order.
 //! - **Errors** (see [`StoreError`]) say whether a retry can help: [`StoreError::Backend`] is
 //!   transient, [`StoreError::Conflict`] and [`StoreError::Corrupt`] are not.
 //!
-//! Records that outside stores rebuild have public constructors and setters
-//! ([`Connection::new`] with [`Connection::with_status`] and [`Connection::with_updated_at`],
-//! [`crate::Tenant::new`], [`BusinessRecord::new`]) or a documented serde form
-//! ([`PendingAuthorization`]).
+//! Records that outside stores rebuild have public constructors and `with_*` setters
+//! ([`Connection::new`], [`crate::Tenant::new`], [`BusinessRecord::new`],
+//! [`SealedCredentials::new`], [`StoredCredentials::new`], [`PendingAuthorization::new`],
+//! [`DueRefresh::new`]); [`PendingAuthorization`] also has a documented serde form.
 
 pub mod conformance;
 mod memory;
@@ -46,13 +50,14 @@ use std::fmt;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use url::Url;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode};
+use crate::crypto::KeyId;
+use crate::event::Event;
 use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
 
 /// Why a store operation failed. The variant tells the SDK whether to retry, so a store must
@@ -110,18 +115,174 @@ impl BusinessRecord {
     }
 }
 
-/// An encrypted credentials blob and its version (starts at 1, +1 per write).
+/// An encrypted credentials blob, with the facts a store may index in plaintext beside it:
+/// the key it is sealed with (for the key-rotation sweep, [`CredentialStore::sealed_with_key`])
+/// and the expiries of the access and refresh tokens (for the background refresher,
+/// [`CredentialStore::due_for_refresh`]). None of them is secret; the SDK fills them from the
+/// credentials it sealed.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SealedCredentials {
-    /// The version, for compare-and-swap.
-    pub version: u64,
     /// The envelope (see [`crate::crypto`]).
     pub blob: Vec<u8>,
+    /// The id of the key the envelope is sealed with (also in its header).
+    pub key_id: KeyId,
+    /// When the access (or session) token expires, when known.
+    pub access_expires_at: Option<OffsetDateTime>,
+    /// When the refresh token expires, when known.
+    pub refresh_expires_at: Option<OffsetDateTime>,
+}
+
+impl SealedCredentials {
+    /// A blob sealed with `key_id`, with no known expiry.
+    pub fn new(blob: Vec<u8>, key_id: KeyId) -> Self {
+        Self { blob, key_id, access_expires_at: None, refresh_expires_at: None }
+    }
+
+    /// With the access token's expiry.
+    #[must_use]
+    pub fn with_access_expires_at(mut self, at: Option<OffsetDateTime>) -> Self {
+        self.access_expires_at = at;
+        self
+    }
+
+    /// With the refresh token's expiry.
+    #[must_use]
+    pub fn with_refresh_expires_at(mut self, at: Option<OffsetDateTime>) -> Self {
+        self.refresh_expires_at = at;
+        self
+    }
 }
 
 impl fmt::Debug for SealedCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedCredentials").field("version", &self.version).field("blob_len", &self.blob.len()).finish()
+        f.debug_struct("SealedCredentials")
+            .field("blob_len", &self.blob.len())
+            .field("key_id", &self.key_id)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish()
+    }
+}
+
+/// Stored credentials and their version (starts at 1, +1 per write), for compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredCredentials {
+    /// The version.
+    pub version: u64,
+    /// The credentials.
+    pub sealed: SealedCredentials,
+}
+
+impl StoredCredentials {
+    /// Credentials at a version.
+    pub fn new(version: u64, sealed: SealedCredentials) -> Self {
+        Self { version, sealed }
+    }
+}
+
+/// A connection whose access token is due for refresh (see
+/// [`CredentialStore::due_for_refresh`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DueRefresh {
+    /// The connection.
+    pub connection_id: ConnectionId,
+    /// When its access token expires.
+    pub access_expires_at: OffsetDateTime,
+}
+
+impl DueRefresh {
+    /// An entry.
+    pub fn new(connection_id: ConnectionId, access_expires_at: OffsetDateTime) -> Self {
+        Self { connection_id, access_expires_at }
+    }
+}
+
+/// Where a listing of connections resumes: after the connection with this `created_at` and
+/// id, in the listing order (`created_at`, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Cursor {
+    /// The last listed connection's `created_at`.
+    pub created_at: OffsetDateTime,
+    /// The last listed connection's id.
+    pub id: ConnectionId,
+}
+
+impl Cursor {
+    /// The cursor just after `connection`.
+    pub fn after(connection: &Connection) -> Self {
+        Self { created_at: connection.created_at, id: connection.id }
+    }
+
+    /// Whether `connection` comes after the cursor in the listing order.
+    pub fn precedes(&self, connection: &Connection) -> bool {
+        (connection.created_at, connection.id) > (self.created_at, self.id)
+    }
+}
+
+/// One page of a listing: at most `limit` records (1 to [`Page::MAX_LIMIT`]), after `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Page {
+    /// At most this many records.
+    pub limit: usize,
+    /// Resume after this record; `None` starts at the beginning.
+    pub after: Option<Cursor>,
+}
+
+impl Page {
+    /// The largest page.
+    pub const MAX_LIMIT: usize = 1000;
+
+    /// The first page of at most `limit` records (clamped to 1..=[`Page::MAX_LIMIT`]).
+    pub fn first(limit: usize) -> Self {
+        Self { limit: limit.clamp(1, Self::MAX_LIMIT), after: None }
+    }
+
+    /// The page after `cursor`.
+    #[must_use]
+    pub fn with_after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::first(100)
+    }
+}
+
+/// A conditional status change: `status`, `reason` and `updated_at = at`, written only if the
+/// connection's status is `expected` (so a refresh finding a token expired cannot overwrite a
+/// concurrent disconnection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusChange {
+    /// The status the connection must have for the change to be written.
+    pub expected: ConnectionStatus,
+    /// The new status.
+    pub status: ConnectionStatus,
+    /// The new reason; `None` clears the stored one.
+    pub reason: Option<ReasonCode>,
+    /// The new `updated_at`.
+    pub at: OffsetDateTime,
+}
+
+impl StatusChange {
+    /// From `expected` to `status` at `at`, with no reason.
+    pub fn new(expected: ConnectionStatus, status: ConnectionStatus, at: OffsetDateTime) -> Self {
+        Self { expected, status, reason: None, at }
+    }
+
+    /// With a reason.
+    #[must_use]
+    pub fn with_reason(mut self, reason: ReasonCode) -> Self {
+        self.reason = Some(reason);
+        self
     }
 }
 
@@ -136,14 +297,15 @@ pub enum PendingKind {
     TenantSelection,
 }
 
-/// A pending authorization or tenant selection. Its secrets (PKCE verifier, or tokens waiting
-/// for a tenant) are sealed in `sealed`.
+/// A pending authorization or tenant selection. Everything else it needs (its landing pages,
+/// redirect URI, creation time, browser binding, and its secrets: the PKCE verifier, or the
+/// credentials waiting for a tenant) is sealed in `sealed`, bound to its key, kind, widget,
+/// business and service: whoever can write the store cannot pick where users land.
 ///
-/// Its fields are public but the type is `#[non_exhaustive]`: outside code does not build it,
-/// the SDK does. A store keeps it whole, as columns or as its serde form, which is stable:
-/// JSON object keys in camelCase, `kind` as `"authorization"` or `"tenantSelection"`,
-/// timestamps as RFC 3339 strings (keeping every digit given), `sealed` as standard base64
-/// (`+` and `/`) without `=` padding, URLs as strings:
+/// A store keeps it as columns (rebuilt with [`PendingAuthorization::new`]) or as its serde
+/// form, which is stable: JSON object keys in camelCase, `kind` as `"authorization"` or
+/// `"tenantSelection"`, `expiresAt` as an RFC 3339 string (keeping every digit given), `sealed`
+/// as standard base64 (`+` and `/`) without `=` padding:
 ///
 /// ```json
 /// {
@@ -152,10 +314,6 @@ pub enum PendingKind {
 ///   "widgetId": "my-widget",
 ///   "businessName": "Acme Ltd",
 ///   "serviceName": "xero",
-///   "redirectUri": "https://app.example/connect/callback",
-///   "successUrl": "https://app.example/connected",
-///   "failureUrl": "https://app.example/connect-failed",
-///   "createdAt": "2025-03-01T12:00:00.123456Z",
 ///   "expiresAt": "2025-03-01T12:10:00.123456Z",
 ///   "sealed": "AQIDAP8"
 /// }
@@ -177,21 +335,27 @@ pub struct PendingAuthorization {
     pub business_name: BusinessName,
     /// The provider it belongs to (mix-up defense).
     pub service_name: ServiceName,
-    /// The exact redirect URI of the authorization request.
-    pub redirect_uri: Url,
-    /// Where to send the user on success.
-    pub success_url: Url,
-    /// Where to send the user on failure.
-    pub failure_url: Url,
-    /// When it was created.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// When it expires (10 minutes by default).
+    /// When it expires (10 minutes by default; also sealed: a changed copy is refused).
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     /// Encrypted secrets.
     #[serde(with = "b64")]
     pub sealed: Vec<u8>,
+}
+
+impl PendingAuthorization {
+    /// A record, as a store rebuilds it from its columns.
+    pub fn new(
+        key: String,
+        kind: PendingKind,
+        widget_id: WidgetId,
+        business_name: BusinessName,
+        service_name: ServiceName,
+        expires_at: OffsetDateTime,
+        sealed: Vec<u8>,
+    ) -> Self {
+        Self { key, kind, widget_id, business_name, service_name, expires_at, sealed }
+    }
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -224,6 +388,10 @@ mod b64 {
 ///
 /// Every record reads back exactly as written, timestamps at microsecond precision at least
 /// (see the [module docs](self)).
+///
+/// Mutations carry the [`Event`]s they cause. A store with an outbox records them in the same
+/// transaction as the change, so a crash cannot keep one without the other; a store without
+/// one ignores them, and [`crate::Connect`] hands them to its event sinks after the write.
 #[async_trait]
 pub trait ConnectionStore: fmt::Debug + Send + Sync + 'static {
     /// Reserves a business name: inserts it if absent. Answers `false` when it exists already,
@@ -235,40 +403,48 @@ pub trait ConnectionStore: fmt::Debug + Send + Sync + 'static {
     async fn get_business(&self, name: &BusinessName) -> Result<Option<BusinessRecord>, StoreError>;
 
     /// Inserts a connection, stored as given (status, reason, `updated_at` and `expires_at`
-    /// included), and its first credentials (version 1), atomically.
-    /// [`StoreError::Conflict`] if the id exists; then nothing changes.
-    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError>;
+    /// included), and its first credentials (version 1, with their plaintext key id and
+    /// expiries), atomically, with `events`. [`StoreError::Conflict`] if the id exists; then
+    /// nothing changes.
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+        events: &[Event],
+    ) -> Result<(), StoreError>;
 
     /// A connection by id.
     async fn get_connection(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError>;
 
-    /// The connections matching every field the filter sets (business, service, status,
-    /// widget), ordered by `created_at` ascending, and connections with equal `created_at` by
-    /// id ascending (the order of [`ConnectionId`]'s `Ord`, which is also the order of its
-    /// lowercase hyphenated text: `ORDER BY created_at, id` in SQL).
-    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError>;
+    /// One page of the connections matching every field the filter sets (business, service,
+    /// status, widget), ordered by `created_at` ascending, and connections with equal
+    /// `created_at` by id ascending (the order of [`ConnectionId`]'s `Ord`, which is also the
+    /// order of its lowercase hyphenated text: `ORDER BY created_at, id` in SQL): at most
+    /// `page.limit` of them, strictly after `page.after` in that order.
+    async fn list_connections(&self, filter: &ConnectionFilter, page: &Page) -> Result<Vec<Connection>, StoreError>;
 
-    /// Sets a connection's status, its reason and its `updated_at`, all three as given: a
-    /// `None` reason clears the stored one. Answers the updated connection, or `None` if there
-    /// is none with this id.
+    /// Applies a conditional status change, with `events`: only if the connection's status is
+    /// `change.expected`. Answers the updated connection, or `None` (and writes nothing) if
+    /// there is no connection with this id or its status is another.
     async fn set_connection_status(
         &self,
         id: &ConnectionId,
-        status: ConnectionStatus,
-        reason: Option<ReasonCode>,
-        at: OffsetDateTime,
+        change: &StatusChange,
+        events: &[Event],
     ) -> Result<Option<Connection>, StoreError>;
 
     /// Marks a connection disconnected (with `reason` and `updated_at = at`) and deletes its
-    /// credentials and its refresh lease, atomically. The connection record stays. Afterwards
-    /// [`CredentialStore::load_credentials`] answers `None` and [`CredentialStore::try_lease`]
-    /// answers `false`, for the lease's former holder too. Answers the updated connection, or
-    /// `None` if there is none.
+    /// credentials and its refresh lease, atomically, with `events`. The connection record
+    /// stays. Afterwards [`CredentialStore::load_credentials`] answers `None` and
+    /// [`CredentialStore::try_lease`] answers `false`, for the lease's former holder too.
+    /// Answers the updated connection, or `None` (and writes nothing) if there is none or it is
+    /// disconnected already.
     async fn disconnect(
         &self,
         id: &ConnectionId,
         reason: ReasonCode,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> Result<Option<Connection>, StoreError>;
 }
 
@@ -278,20 +454,35 @@ pub trait ConnectionStore: fmt::Debug + Send + Sync + 'static {
 /// [`CredentialStore::load_credentials`] fast.
 #[async_trait]
 pub trait CredentialStore: fmt::Debug + Send + Sync + 'static {
-    /// The credentials of a connection: the blob and version of the last successful write.
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError>;
+    /// The credentials of a connection as of the last successful write, with their version.
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<StoredCredentials>, StoreError>;
 
-    /// Replaces the credentials if their version is exactly `expected_version`
-    /// (compare-and-swap), making it `expected_version + 1`. Answers the new version, or
-    /// `None` and writes nothing when the version differs, lower or higher (another instance
-    /// wrote, or the caller's version is bogus), or the credentials are gone: re-read and use
-    /// the winner's.
+    /// Replaces the credentials (blob, key id and expiries) if their version is exactly
+    /// `expected_version` (compare-and-swap), making it `expected_version + 1`, with `events`.
+    /// Answers the new version, or `None` and writes nothing when the version differs, lower or
+    /// higher (another instance wrote, or the caller's version is bogus), or the credentials
+    /// are gone: re-read and use the winner's.
     async fn replace_credentials(
         &self,
         id: &ConnectionId,
         expected_version: u64,
-        blob: &[u8],
+        credentials: &SealedCredentials,
+        events: &[Event],
     ) -> Result<Option<u64>, StoreError>;
+
+    /// The connections with credentials whose access token expires strictly before `before`,
+    /// soonest first (ties by connection id), at most `limit`: the background refresher's
+    /// work list. Credentials with no known expiry are never due.
+    async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError>;
+
+    /// The connections whose credentials are sealed with `key_id`, by connection id ascending,
+    /// strictly after `after`, at most `limit`: the key-rotation sweep's work list.
+    async fn sealed_with_key(
+        &self,
+        key_id: KeyId,
+        after: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<ConnectionId>, StoreError>;
 
     /// Takes the refresh lease of a connection for `owner` until `until`, if its credentials
     /// exist and nobody else holds an unexpired lease at `now`. A lease is held while
@@ -317,11 +508,12 @@ pub trait PendingStore: fmt::Debug + Send + Sync + 'static {
     /// [`StoreError::Conflict`] if the key exists; then nothing changes.
     async fn insert_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
 
-    /// Removes and returns a pending record exactly as inserted, atomically: of two concurrent
-    /// calls with one key, at most one gets it. Expired records are returned too, whatever
-    /// their `expires_at` and whatever the time: the store does not look at the clock, the
-    /// caller checks and refuses (and so can tell "expired" from "unknown").
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError>;
+    /// Removes and returns the pending record with this key if it is of `kind`, exactly as
+    /// inserted, atomically: of two concurrent calls with one key, at most one gets it, and a
+    /// record of the other kind stays untouched (`None`). Expired records are returned too,
+    /// whatever their `expires_at` and whatever the time: the store does not look at the
+    /// clock, the caller checks and refuses (and so can tell "expired" from "unknown").
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, StoreError>;
 
     /// Deletes the records whose `expires_at` is strictly before `before` (a record expiring
     /// exactly at `before` stays), compared at microsecond precision; answers how many.
@@ -354,9 +546,7 @@ mod tests {
         assert_eq!(p.widget_id.as_str(), "my-widget");
         assert_eq!(p.business_name.as_str(), "Acme Ltd");
         assert_eq!(p.service_name.as_str(), "xero");
-        assert_eq!(p.redirect_uri.as_str(), "https://app.example/connect/callback");
-        assert_eq!(p.created_at, time::macros::datetime!(2025-03-01 12:00:00.123456 UTC));
-        assert_eq!(p.expires_at - p.created_at, time::Duration::minutes(10));
+        assert_eq!(p.expires_at, time::macros::datetime!(2025-03-01 12:10:00.123456 UTC));
         assert_eq!(p.sealed, [1, 2, 3, 0, 255], "standard base64 without padding");
         // The form is exactly what the SDK writes.
         let expected: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -7,9 +7,12 @@ use rusqlite::{ErrorCode, OpenFlags, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{
-    BusinessRecord, ConnectionStore, CredentialStore, PendingAuthorization, PendingStore, SealedCredentials, StoreError,
+    BusinessRecord, ConnectionStore, CredentialStore, DueRefresh, Page, PendingAuthorization, PendingKind,
+    PendingStore, SealedCredentials, StatusChange, StoreError, StoredCredentials,
 };
 use crate::connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
+use crate::crypto::KeyId;
+use crate::event::Event;
 use crate::ids::{BusinessName, ConnectionId};
 
 const SCHEMA: &str = "
@@ -50,6 +53,21 @@ CREATE TABLE IF NOT EXISTS rc_pending (
 CREATE INDEX IF NOT EXISTS rc_pending_expires ON rc_pending (expires_at);
 ";
 
+/// Version 2: the credentials' key id and expiries beside the blob (indexed for the refresher
+/// and the key-rotation sweep), and the pending record's kind as a column (taken atomically
+/// with it). Pending records of version 1 are dropped: their sealed part has another shape,
+/// and they live minutes.
+const SCHEMA_V2: &str = "
+ALTER TABLE rc_credentials ADD COLUMN key_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rc_credentials ADD COLUMN access_expires_at INTEGER;
+ALTER TABLE rc_credentials ADD COLUMN refresh_expires_at INTEGER;
+CREATE INDEX rc_credentials_due ON rc_credentials (access_expires_at) WHERE access_expires_at IS NOT NULL;
+CREATE INDEX rc_credentials_key ON rc_credentials (key_id, connection_id);
+DELETE FROM rc_pending;
+ALTER TABLE rc_pending ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+UPDATE rc_schema SET version = 2;
+";
+
 /// How long a statement waits for another connection's lock before failing with
 /// [`StoreError::Backend`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,6 +86,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// writer, so a point read (a connection, a business, credentials) runs right on the calling
 /// task when that connection is free, and on tokio's blocking pool otherwise. Listings and
 /// writes run on the blocking pool (a write waits for `fsync`). Timestamps keep nanoseconds.
+///
+/// It has no outbox yet: the events a mutation carries are left to [`crate::Connect`]'s sinks.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Arc<Mutex<rusqlite::Connection>>,
@@ -106,23 +126,23 @@ fn row_to_connection(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
     let status: String = row.get(6)?;
     let reason: Option<String> = row.get(7)?;
     let tenant = match tenant_id {
-        Some(id) => {
-            Some(Tenant { id: id.parse().map_err(|_| corrupt("tenant id"))?, name: tenant_name.unwrap_or_default() })
-        }
+        Some(id) => Some(Tenant::new(id.parse().map_err(|_| corrupt("tenant id"))?, tenant_name.unwrap_or_default())),
         None => None,
     };
-    Ok(Connection {
-        id: ConnectionId::parse(&id).map_err(|_| corrupt("connection id"))?,
-        widget_id: row.get::<_, String>(1)?.parse().map_err(|_| corrupt("widget id"))?,
-        business_name: row.get::<_, String>(2)?.parse().map_err(|_| corrupt("business name"))?,
-        service_name: row.get::<_, String>(3)?.parse().map_err(|_| corrupt("service name"))?,
-        tenant,
-        status: ConnectionStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        status_reason: reason.as_deref().map(parse_reason).transpose()?,
-        created_at: from_nanos(row.get(8)?)?,
-        updated_at: from_nanos(row.get(9)?)?,
-        expires_at: from_nanos(row.get(10)?)?,
-    })
+    Ok(Connection::new(
+        ConnectionId::parse(&id).map_err(|_| corrupt("connection id"))?,
+        row.get::<_, String>(1)?.parse().map_err(|_| corrupt("widget id"))?,
+        row.get::<_, String>(2)?.parse().map_err(|_| corrupt("business name"))?,
+        row.get::<_, String>(3)?.parse().map_err(|_| corrupt("service name"))?,
+        from_nanos(row.get(8)?)?,
+    )
+    .with_tenant(tenant)
+    .with_status(
+        ConnectionStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        reason.as_deref().map(parse_reason).transpose()?,
+    )
+    .with_updated_at(from_nanos(row.get(9)?)?)
+    .with_expires_at(from_nanos(row.get(10)?)?))
 }
 
 fn get_connection(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Connection>> {
@@ -176,7 +196,7 @@ fn prepare_file(_path: &Path) -> std::io::Result<()> {
 }
 
 fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open(path)?;
+    let mut conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -185,6 +205,22 @@ fn open_writer(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let has_version: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM rc_schema)", [], |r| r.get(0))?;
     if !has_version {
         conn.execute("INSERT INTO rc_schema (version) VALUES (1)", [])?;
+    }
+    let version: i64 = conn.query_row("SELECT version FROM rc_schema", [], |r| r.get(0))?;
+    if version < 2 {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA_V2)?;
+        // The key id of existing blobs, from their envelope header.
+        let rows: Vec<(String, Vec<u8>)> = tx
+            .prepare("SELECT connection_id, blob FROM rc_credentials")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, blob) in rows {
+            let key_id = crate::crypto::envelope_key_id(&blob).unwrap_or(0);
+            tx.execute("UPDATE rc_credentials SET key_id = ?2 WHERE connection_id = ?1", params![id, key_id])?;
+        }
+        tx.commit()?;
+        tracing::info!("the SQLite store's schema was upgraded to version 2");
     }
     Ok(conn)
 }
@@ -297,6 +333,13 @@ impl SqliteStore {
     }
 }
 
+fn kind_str(kind: PendingKind) -> &'static str {
+    match kind {
+        PendingKind::Authorization => "authorization",
+        PendingKind::TenantSelection => "tenantSelection",
+    }
+}
+
 fn db(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::FromSqlConversionFailure(..) => StoreError::Corrupt(e.to_string()),
@@ -333,9 +376,14 @@ impl ConnectionStore for SqliteStore {
         .await
     }
 
-    async fn insert_connection(&self, connection: &Connection, credentials: &[u8]) -> Result<(), StoreError> {
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+        _events: &[Event],
+    ) -> Result<(), StoreError> {
         let k = connection.clone();
-        let blob = credentials.to_vec();
+        let cred = credentials.clone();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let id = k.id.to_string();
@@ -360,9 +408,20 @@ impl ConnectionStore for SqliteStore {
             if inserted == 0 {
                 return Err(StoreError::Conflict(format!("connection {id}")));
             }
-            tx.prepare_cached("INSERT INTO rc_credentials (connection_id, version, blob) VALUES (?1, 1, ?2)")
-                .and_then(|mut s| s.execute(params![id, blob]))
-                .map_err(db)?;
+            tx.prepare_cached(
+                "INSERT INTO rc_credentials (connection_id, version, blob, key_id, access_expires_at, refresh_expires_at)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    id,
+                    cred.blob,
+                    cred.key_id,
+                    cred.access_expires_at.map(nanos),
+                    cred.refresh_expires_at.map(nanos)
+                ])
+            })
+            .map_err(db)?;
             tx.commit().map_err(db)
         })
         .await
@@ -373,15 +432,18 @@ impl ConnectionStore for SqliteStore {
         self.read(move |c| get_connection(c, &id)).await
     }
 
-    async fn list_connections(&self, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+    async fn list_connections(&self, filter: &ConnectionFilter, page: &Page) -> Result<Vec<Connection>, StoreError> {
         let f = filter.clone();
+        let page = *page;
         // A listing has no bound on its size: it stays off the task.
         self.read_off_task(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {CONNECTION_COLUMNS} FROM rc_connections
                  WHERE (?1 IS NULL OR business_name = ?1) AND (?2 IS NULL OR service_name = ?2)
                    AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR widget_id = ?4)
-                 ORDER BY created_at, id"
+                   AND (?5 IS NULL OR created_at > ?5 OR (created_at = ?5 AND id > ?6))
+                 ORDER BY created_at, id
+                 LIMIT ?7"
             ))?;
             let rows = stmt.query_map(
                 params![
@@ -389,6 +451,9 @@ impl ConnectionStore for SqliteStore {
                     f.service_name.as_ref().map(|s| s.as_str()),
                     f.status.map(|s| s.as_str()),
                     f.widget_id.as_ref().map(|w| w.as_str()),
+                    page.after.map(|c| nanos(c.created_at)),
+                    page.after.map(|c| c.id.to_string()),
+                    page.limit as i64,
                 ],
                 row_to_connection,
             )?;
@@ -400,18 +465,33 @@ impl ConnectionStore for SqliteStore {
     async fn set_connection_status(
         &self,
         id: &ConnectionId,
-        status: ConnectionStatus,
-        reason: Option<ReasonCode>,
-        at: OffsetDateTime,
+        change: &StatusChange,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
         let id = id.to_string();
+        let change = *change;
         self.with(move |c| {
-            c.prepare_cached(
-                "UPDATE rc_connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![id, status.as_str(), reason.map(reason_str), nanos(at)]))
-            .map_err(db)?;
-            get_connection(c, &id).map_err(db)
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE rc_connections SET status = ?3, status_reason = ?4, updated_at = ?5 WHERE id = ?1 AND status = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        id,
+                        change.expected.as_str(),
+                        change.status.as_str(),
+                        change.reason.map(reason_str),
+                        nanos(change.at)
+                    ])
+                })
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let out = get_connection(&tx, &id).map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
         })
         .await
     }
@@ -421,13 +501,15 @@ impl ConnectionStore for SqliteStore {
         id: &ConnectionId,
         reason: ReasonCode,
         at: OffsetDateTime,
+        _events: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
         let id = id.to_string();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let n = tx
                 .prepare_cached(
-                    "UPDATE rc_connections SET status = 'disconnected', status_reason = ?2, updated_at = ?3 WHERE id = ?1",
+                    "UPDATE rc_connections SET status = 'disconnected', status_reason = ?2, updated_at = ?3
+                     WHERE id = ?1 AND status <> 'disconnected'",
                 )
                 .and_then(|mut s| s.execute(params![id, reason_str(reason), nanos(at)]))
                 .map_err(db)?;
@@ -448,12 +530,19 @@ impl ConnectionStore for SqliteStore {
 
 #[async_trait]
 impl CredentialStore for SqliteStore {
-    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<SealedCredentials>, StoreError> {
+    async fn load_credentials(&self, id: &ConnectionId) -> Result<Option<StoredCredentials>, StoreError> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached("SELECT version, blob FROM rc_credentials WHERE connection_id = ?1")?
-                .query_row([&id], |r| Ok(SealedCredentials { version: r.get::<_, i64>(0)? as u64, blob: r.get(1)? }))
-                .optional()
+            c.prepare_cached(
+                "SELECT version, blob, key_id, access_expires_at, refresh_expires_at FROM rc_credentials WHERE connection_id = ?1",
+            )?
+            .query_row([&id], |r| {
+                let sealed = SealedCredentials::new(r.get(1)?, r.get(2)?)
+                    .with_access_expires_at(r.get::<_, Option<i64>>(3)?.map(from_nanos).transpose()?)
+                    .with_refresh_expires_at(r.get::<_, Option<i64>>(4)?.map(from_nanos).transpose()?);
+                Ok(StoredCredentials::new(r.get::<_, i64>(0)? as u64, sealed))
+            })
+            .optional()
         })
         .await
     }
@@ -462,18 +551,64 @@ impl CredentialStore for SqliteStore {
         &self,
         id: &ConnectionId,
         expected_version: u64,
-        blob: &[u8],
+        credentials: &SealedCredentials,
+        _events: &[Event],
     ) -> Result<Option<u64>, StoreError> {
         let id = id.to_string();
-        let blob = blob.to_vec();
+        let cred = credentials.clone();
         self.with(move |c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE rc_credentials SET version = version + 1, blob = ?3 WHERE connection_id = ?1 AND version = ?2",
+                    "UPDATE rc_credentials SET version = version + 1, blob = ?3, key_id = ?4, access_expires_at = ?5,
+                     refresh_expires_at = ?6 WHERE connection_id = ?1 AND version = ?2",
                 )
-                .and_then(|mut s| s.execute(params![id, expected_version as i64, blob]))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        id,
+                        expected_version as i64,
+                        cred.blob,
+                        cred.key_id,
+                        cred.access_expires_at.map(nanos),
+                        cred.refresh_expires_at.map(nanos)
+                    ])
+                })
                 .map_err(db)?;
             Ok((n == 1).then_some(expected_version + 1))
+        })
+        .await
+    }
+
+    async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError> {
+        self.read_off_task(move |c| {
+            c.prepare_cached(
+                "SELECT connection_id, access_expires_at FROM rc_credentials
+                 WHERE access_expires_at IS NOT NULL AND access_expires_at < ?1
+                 ORDER BY access_expires_at, connection_id LIMIT ?2",
+            )?
+            .query_map(params![nanos(before), limit as i64], |r| {
+                let id = ConnectionId::parse(&r.get::<_, String>(0)?).map_err(|_| corrupt("connection id"))?;
+                Ok(DueRefresh::new(id, from_nanos(r.get(1)?)?))
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn sealed_with_key(
+        &self,
+        key_id: KeyId,
+        after: Option<ConnectionId>,
+        limit: usize,
+    ) -> Result<Vec<ConnectionId>, StoreError> {
+        self.read_off_task(move |c| {
+            c.prepare_cached(
+                "SELECT connection_id FROM rc_credentials WHERE key_id = ?1 AND (?2 IS NULL OR connection_id > ?2)
+                 ORDER BY connection_id LIMIT ?3",
+            )?
+            .query_map(params![key_id, after.map(|a| a.to_string()), limit as i64], |r| {
+                ConnectionId::parse(&r.get::<_, String>(0)?).map_err(|_| corrupt("connection id"))
+            })?
+            .collect()
         })
         .await
     }
@@ -519,26 +654,27 @@ impl CredentialStore for SqliteStore {
 impl PendingStore for SqliteStore {
     async fn insert_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
         let key = pending.key.clone();
+        let kind = kind_str(pending.kind);
         let expires = nanos(pending.expires_at);
         let record = serde_json::to_string(pending).map_err(StoreError::backend)?;
         self.with(move |c| {
             let n = c
                 .prepare_cached(
-                    "INSERT INTO rc_pending (key, expires_at, record) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO rc_pending (key, kind, expires_at, record) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
                 )
-                .and_then(|mut s| s.execute(params![key, expires, record]))
+                .and_then(|mut s| s.execute(params![key, kind, expires, record]))
                 .map_err(db)?;
             if n == 0 { Err(StoreError::Conflict("pending authorization".into())) } else { Ok(()) }
         })
         .await
     }
 
-    async fn take_pending(&self, key: &str) -> Result<Option<PendingAuthorization>, StoreError> {
+    async fn take_pending(&self, key: &str, kind: PendingKind) -> Result<Option<PendingAuthorization>, StoreError> {
         let key = key.to_owned();
         self.with(move |c| {
             let record: Option<String> = c
-                .prepare_cached("DELETE FROM rc_pending WHERE key = ?1 RETURNING record")
-                .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                .prepare_cached("DELETE FROM rc_pending WHERE key = ?1 AND kind = ?2 RETURNING record")
+                .and_then(|mut s| s.query_row([key.as_str(), kind_str(kind)], |r| r.get(0)).optional())
                 .map_err(db)?;
             record
                 .map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("pending record: {e}"))))
@@ -565,19 +701,20 @@ mod tests {
     use super::SqliteStore;
     use crate::connection::Connection;
     use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
-    use crate::store::{BusinessRecord, ConnectionStore, CredentialStore};
+    use crate::store::{BusinessRecord, ConnectionStore, CredentialStore, SealedCredentials};
 
     fn a_connection() -> Connection {
-        let at = time::OffsetDateTime::now_utc();
         Connection::new(
             ConnectionId::new_random(),
             WidgetId::new("sqlite-tests").unwrap(),
             BusinessName::new("Sqlite Tests").unwrap(),
             ServiceName::new("xero").unwrap(),
-            None,
-            at,
-            at + time::Duration::days(365),
+            time::macros::datetime!(2026-01-01 00:00 UTC),
         )
+    }
+
+    fn sealed(blob: &[u8]) -> SealedCredentials {
+        SealedCredentials::new(blob.to_vec(), 1)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -601,13 +738,16 @@ mod tests {
         let path = dir.path().join("two.db");
         let (one, two) = (SqliteStore::open(&path).await.unwrap(), SqliteStore::open(&path).await.unwrap());
         let c = a_connection();
-        one.insert_connection(&c, b"v1").await.unwrap();
-        assert_eq!(two.load_credentials(&c.id).await.unwrap().unwrap().blob, b"v1");
+        one.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
+        assert_eq!(two.load_credentials(&c.id).await.unwrap().unwrap().sealed.blob, b"v1");
         for v in 1..=20u64 {
             let (writer, reader) = if v % 2 == 0 { (&one, &two) } else { (&two, &one) };
-            assert_eq!(writer.replace_credentials(&c.id, v, &v.to_be_bytes()).await.unwrap(), Some(v + 1));
+            assert_eq!(
+                writer.replace_credentials(&c.id, v, &sealed(&v.to_be_bytes()), &[]).await.unwrap(),
+                Some(v + 1)
+            );
             let got = reader.load_credentials(&c.id).await.unwrap().unwrap();
-            assert_eq!((got.version, got.blob), (v + 1, v.to_be_bytes().to_vec()), "no stale snapshot");
+            assert_eq!((got.version, got.sealed.blob), (v + 1, v.to_be_bytes().to_vec()), "no stale snapshot");
             assert_eq!(writer.load_credentials(&c.id).await.unwrap().unwrap().version, v + 1);
         }
     }
@@ -624,12 +764,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("busy.db")).await.unwrap();
         let c = a_connection();
-        store.insert_connection(&c, b"v1").await.unwrap();
+        store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
         let held = store.reader.as_ref().unwrap().lock().unwrap();
         let mut read = std::pin::pin!(store.load_credentials(&c.id));
         assert!(poll_once(read.as_mut()).is_pending(), "waits off the task, does not block it");
         drop(held);
-        assert_eq!(read.await.unwrap().unwrap().blob, b"v1");
+        assert_eq!(read.await.unwrap().unwrap().sealed.blob, b"v1");
     }
 
     /// A read that meets a busy database (SQLite's `SQLITE_BUSY`: recovery, a checkpoint
@@ -678,9 +818,9 @@ mod tests {
         let path = dir.path().join("new.db");
         let store = SqliteStore::open(&path).await.unwrap();
         let c = a_connection();
-        store.insert_connection(&c, b"v1").await.unwrap();
-        store.replace_credentials(&c.id, 1, b"v2").await.unwrap();
-        assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().blob, b"v2");
+        store.insert_connection(&c, &sealed(b"v1"), &[]).await.unwrap();
+        store.replace_credentials(&c.id, 1, &sealed(b"v2"), &[]).await.unwrap();
+        assert_eq!(store.load_credentials(&c.id).await.unwrap().unwrap().sealed.blob, b"v2");
         for suffix in ["", "-wal", "-shm"] {
             let file = dir.path().join(format!("new.db{suffix}"));
             assert!(file.exists(), "{} exists while the store is open", file.display());
