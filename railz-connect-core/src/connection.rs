@@ -191,7 +191,7 @@ pub struct Connection {
 
 impl Connection {
     /// How long a connection is valid unless its provider says otherwise: about 12 months.
-    pub const DEFAULT_VALIDITY: time::Duration = time::Duration::days(365);
+    pub const DEFAULT_VALIDITY: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
     /// A new active connection with no tenant and no status reason, last updated at
     /// `created_at`, valid for [`Connection::DEFAULT_VALIDITY`]. The `with_*` methods set the
@@ -225,7 +225,7 @@ impl Connection {
             status_reason: None,
             created_at,
             updated_at: created_at,
-            expires_at: created_at.checked_add(Self::DEFAULT_VALIDITY).unwrap_or(created_at),
+            expires_at: created_at.checked_add(time::Duration::days(365)).unwrap_or(created_at),
         }
     }
 

@@ -252,3 +252,35 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_statuses() {
+        let id = ConnectionId::new_random();
+        let service: ServiceName = "xero".parse().unwrap();
+        let status = |status| ProviderError::Status { status, retry_after: None, body: None, headers: Vec::new() };
+        let cases = [
+            (Error::InvalidSession(SessionError::Expired), ErrorKind::Unauthenticated, 401),
+            (Error::Callback(CallbackError::UnknownState), ErrorKind::InvalidRequest, 400),
+            (Error::UnknownTicket, ErrorKind::NotFound, 404),
+            (Error::ConnectionNotFound(id), ErrorKind::NotFound, 404),
+            (Error::ConnectionUnusable { id, status: ConnectionStatus::Expired }, ErrorKind::Conflict, 409),
+            (
+                Error::BusinessOfAnotherWidget { business: "Acme".parse().unwrap(), widget: "w".parse().unwrap() },
+                ErrorKind::Forbidden,
+                403,
+            ),
+            (Error::Provider { service: service.clone(), source: status(503) }, ErrorKind::Unavailable, 503),
+            (Error::Provider { service: service.clone(), source: status(404) }, ErrorKind::Provider, 502),
+            (Error::RefreshContended(id), ErrorKind::Unavailable, 503),
+            (Error::InvalidConfig("x".into()), ErrorKind::Internal, 500),
+            (Error::Store(StoreError::Corrupt("x".into())), ErrorKind::Internal, 500),
+        ];
+        for (error, kind, http) in cases {
+            assert_eq!((error.kind(), error.kind().http_status()), (kind, http), "{error:?}");
+        }
+    }
+}

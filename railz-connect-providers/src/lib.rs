@@ -200,6 +200,8 @@ impl ProvidersConfig {
 /// The registry of the configured providers. A configured service this build does not know,
 /// or whose configuration it cannot use (the sandbox without a base URL), is an error.
 pub fn registry(config: &ProvidersConfig) -> Result<ProviderRegistry, ConfigError> {
+    // (Without any provider feature nothing is registered, and `mut` is unused.)
+    #[cfg_attr(not(feature = "railz-sandbox"), allow(unused_mut))]
     let mut registry = ProviderRegistry::new();
     for (service, service_config) in config.iter() {
         match service.as_str() {

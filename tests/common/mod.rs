@@ -150,6 +150,11 @@ pub struct InstrumentedStore {
     pub write_failures_left: AtomicUsize,
     /// Connection inserts that commit, then answer a backend error (a lost acknowledgement).
     pub insert_acks_lost: AtomicUsize,
+    /// Status changes that find the connection disconnected by "another instance" first: the
+    /// wrapper disconnects it, then passes the change on.
+    pub disconnect_before_status_change: AtomicUsize,
+    /// The events each mutation carried, in order: (method, events).
+    pub carried: Mutex<Vec<(&'static str, Vec<Event>)>>,
     readers: Mutex<HashSet<usize>>,
     lease_refusals: AtomicUsize,
     changed: Notify,
@@ -161,6 +166,8 @@ impl InstrumentedStore {
             inner,
             write_failures_left: AtomicUsize::new(0),
             insert_acks_lost: AtomicUsize::new(0),
+            disconnect_before_status_change: AtomicUsize::new(0),
+            carried: Mutex::new(Vec::new()),
             readers: Mutex::new(HashSet::new()),
             lease_refusals: AtomicUsize::new(0),
             changed: Notify::new(),
@@ -184,6 +191,15 @@ impl InstrumentedStore {
         self.wait_until(|s| s.readers.lock().unwrap().len() >= n).await;
     }
 
+    fn carry(&self, method: &'static str, events: &[Event]) {
+        self.carried.lock().unwrap().push((method, events.to_vec()));
+    }
+
+    /// Every event carried by a successful mutation, in order.
+    pub fn carried_events(&self) -> Vec<Event> {
+        self.carried.lock().unwrap().iter().flat_map(|(_, e)| e.clone()).collect()
+    }
+
     /// Waits until the store has refused `n` leases.
     pub async fn wait_lease_refusals(&self, n: usize) {
         self.wait_until(|s| s.lease_refusals.load(Ordering::SeqCst) >= n).await;
@@ -200,6 +216,7 @@ impl ConnectionStore for InstrumentedStore {
     }
     async fn insert_connection(&self, c: &Connection, s: &SealedCredentials, e: &[Event]) -> Result<(), StoreError> {
         self.inner.insert_connection(c, s, e).await?;
+        self.carry("insert_connection", e);
         if self.insert_acks_lost.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::backend(std::io::Error::other("connection reset after commit")));
         }
@@ -217,7 +234,18 @@ impl ConnectionStore for InstrumentedStore {
         c: &StatusChange,
         e: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
-        self.inner.set_connection_status(id, c, e).await
+        if self
+            .disconnect_before_status_change
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            self.inner.disconnect(id, ReasonCode::DisconnectedByCustomer, c.at, &[]).await?;
+        }
+        let written = self.inner.set_connection_status(id, c, e).await?;
+        if written.is_some() {
+            self.carry("set_connection_status", e);
+        }
+        Ok(written)
     }
     async fn disconnect(
         &self,
@@ -226,7 +254,11 @@ impl ConnectionStore for InstrumentedStore {
         at: OffsetDateTime,
         e: &[Event],
     ) -> Result<Option<Connection>, StoreError> {
-        self.inner.disconnect(id, r, at, e).await
+        let written = self.inner.disconnect(id, r, at, e).await?;
+        if written.is_some() {
+            self.carry("disconnect", e);
+        }
+        Ok(written)
     }
 }
 
@@ -251,7 +283,11 @@ impl CredentialStore for InstrumentedStore {
         if self.write_failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::backend(std::io::Error::other("database blip")));
         }
-        self.inner.replace_credentials(id, v, s, e).await
+        let written = self.inner.replace_credentials(id, v, s, e).await?;
+        if written.is_some() {
+            self.carry("replace_credentials", e);
+        }
+        Ok(written)
     }
     async fn due_for_refresh(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<DueRefresh>, StoreError> {
         self.inner.due_for_refresh(before, limit).await

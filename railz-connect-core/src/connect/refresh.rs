@@ -95,7 +95,7 @@ impl Connect {
         let connection = self.connection(id).await?;
         let provider = self.provider(&connection.service_name)?;
         provider
-            .authorize_request(&credentials, request)
+            .authorize_request(&self.cx(), &credentials, request)
             .map_err(|source| Error::Provider { service: connection.service_name.clone(), source })
     }
 

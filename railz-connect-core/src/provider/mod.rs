@@ -389,10 +389,11 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     }
 
     /// Authorizes a request to the provider's API with the credentials. Default: the access
-    /// token as `Authorization: Bearer` (RFC 6750); a provider that signs requests (OAuth 1.0a)
-    /// or sends a session in the body overrides it.
+    /// token as `Authorization: Bearer` (RFC 6750); a provider that signs requests (OAuth 1.0a,
+    /// with a timestamp from `cx.now`) or sends a session in the body overrides it.
     fn authorize_request(
         &self,
+        _cx: &CallContext<'_>,
         credentials: &Credentials,
         request: &mut http::Request<Vec<u8>>,
     ) -> Result<(), ProviderError> {
@@ -411,8 +412,15 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
 /// [`Provider::authorize_request`]).
 pub fn bearer(credentials: &Credentials, request: &mut http::Request<Vec<u8>>) -> Result<(), ProviderError> {
     let token = credentials.access_token().ok_or(ProviderError::Unsupported("bearer authorization without a token"))?;
-    let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.secret()))
-        .map_err(|_| ProviderError::InvalidResponse("the access token is not a valid header value".into()))?;
+    set_bearer(request, token.secret())
+}
+
+/// Sets `Authorization: Bearer <token>`, marked sensitive (never printed by `http`'s `Debug`),
+/// for a provider whose token is not the credentials' access token (an API key in a secret
+/// field).
+pub fn set_bearer(request: &mut http::Request<Vec<u8>>, token: &str) -> Result<(), ProviderError> {
+    let mut value = http::HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| ProviderError::InvalidResponse("the token is not a valid header value".into()))?;
     value.set_sensitive(true);
     request.headers_mut().insert(http::header::AUTHORIZATION, value);
     Ok(())

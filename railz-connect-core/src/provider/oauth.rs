@@ -59,6 +59,20 @@ pub enum RevocationStyle {
     JsonBody,
 }
 
+impl Endpoints {
+    /// Authorization and token endpoints, no revocation endpoint.
+    pub fn new(authorize: Url, token: Url) -> Self {
+        Self { authorize, token, revoke: None }
+    }
+
+    /// With a revocation endpoint.
+    #[must_use]
+    pub fn with_revoke(mut self, revoke: Url) -> Self {
+        self.revoke = Some(revoke);
+        self
+    }
+}
+
 /// The endpoints of one authorization (some providers derive them from inputs or callback
 /// parameters: NetSuite's account id, Zoho's data centre). Whatever a [`Quirks`] derives, every
 /// host must be one of the definition's own endpoints' hosts or of its

@@ -212,6 +212,11 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor at this `created_at` and id (as an HTTP layer reads it back from a query).
+    pub fn new(created_at: OffsetDateTime, id: ConnectionId) -> Self {
+        Self { created_at, id }
+    }
+
     /// The cursor just after `connection`.
     pub fn after(connection: &Connection) -> Self {
         Self { created_at: connection.created_at, id: connection.id }

@@ -701,7 +701,7 @@ mod tests {
     use super::SqliteStore;
     use crate::connection::Connection;
     use crate::ids::{BusinessName, ConnectionId, ServiceName, WidgetId};
-    use crate::store::{BusinessRecord, ConnectionStore, CredentialStore, SealedCredentials};
+    use crate::store::{BusinessRecord, ConnectionStore, CredentialStore, PendingStore, SealedCredentials};
 
     fn a_connection() -> Connection {
         Connection::new(
@@ -845,5 +845,50 @@ mod tests {
         );
         assert!(store.reserve_business(&rec).await.unwrap());
         assert_eq!(mode(&path), 0o640, "not changed behind the operator's back");
+    }
+
+    /// A version-1 file (written before the key id and expiries sat beside the blob) opens:
+    /// each blob's key id is read from its envelope header, the expiries stay unknown until the
+    /// next write, and the old pending records (another sealed shape) are dropped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_version_1_file_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let c = a_connection();
+        let mut blob = vec![1u8, 1, 0, 0, 0, 5];
+        blob.extend_from_slice(&[0; 40]);
+        {
+            let raw = rusqlite::Connection::open(&path).unwrap();
+            raw.execute_batch(super::SCHEMA).unwrap();
+            raw.execute("INSERT INTO rc_schema (version) VALUES (1)", []).unwrap();
+            raw.execute(
+                &format!(
+                    "INSERT INTO rc_connections ({}) VALUES (?1, 'w', 'Sqlite Tests', 'xero', NULL, NULL, 'active', NULL, 0, 0, 1)",
+                    super::CONNECTION_COLUMNS
+                ),
+                [c.id.to_string()],
+            )
+            .unwrap();
+            raw.execute(
+                "INSERT INTO rc_credentials (connection_id, version, blob) VALUES (?1, 3, ?2)",
+                rusqlite::params![c.id.to_string(), blob],
+            )
+            .unwrap();
+            raw.execute("INSERT INTO rc_pending (key, expires_at, record) VALUES ('k', 0, '{}')", []).unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let stored = store.load_credentials(&c.id).await.unwrap().unwrap();
+        assert_eq!((stored.version, stored.sealed.key_id, stored.sealed.access_expires_at), (3, 5, None));
+        assert_eq!(stored.sealed.blob, blob);
+        assert_eq!(store.sealed_with_key(5, None, 10).await.unwrap(), [c.id]);
+        assert_eq!(
+            store.purge_pending(time::OffsetDateTime::now_utc()).await.unwrap(),
+            0,
+            "old pending records dropped"
+        );
+        drop(store);
+        // Opening again does not upgrade twice.
+        let again = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(again.load_credentials(&c.id).await.unwrap().unwrap().sealed.key_id, 5);
     }
 }
