@@ -105,7 +105,7 @@ async fn main() -> Result<(), AnyError> {
     let provider = ApiKeyProvider::new(&server);
     let service = provider.metadata.service_name.clone();
     let (connect, session) = connect_for(provider, &http).await?;
-    let inputs = Inputs::new().with("apiKey", key);
+    let inputs = Inputs::new().with_input("apiKey", key);
     let Completion::Connected { connection, .. } =
         connect.connect_with_inputs(&session.token, &service, inputs).await?
     else {

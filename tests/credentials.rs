@@ -148,7 +148,7 @@ async fn a_service_connected_with_credentials_ends_like_a_redirect_and_keeps_its
     let key_input = acme_summary.inputs.iter().find(|i| i.name == "apiKey").unwrap();
     assert!(key_input.secret && key_input.required, "the widget shows a required password field");
 
-    let inputs = Inputs::new().with("region", "eu").with("apiKey", s.key.clone());
+    let inputs = Inputs::new().with_input("region", "eu").with_input("apiKey", s.key.clone());
     let done = s.connect.connect_with_inputs(&listed.token, &acme(), inputs).await.unwrap();
     let Completion::Connected { connection, landing } = &done else { panic!("{done:?}") };
     assert_eq!(connection.service_name, acme());
@@ -188,7 +188,7 @@ async fn a_service_connected_with_credentials_ends_like_a_redirect_and_keeps_its
 async fn a_refused_key_fails_with_a_reason_and_stores_nothing() {
     let s = setup().await;
     let token = session(&s.connect).await;
-    let inputs = Inputs::new().with("region", "eu").with("apiKey", "SENTINEL-wrong-key");
+    let inputs = Inputs::new().with_input("region", "eu").with_input("apiKey", "SENTINEL-wrong-key");
     let done = s.connect.connect_with_inputs(&token, &acme(), inputs).await.unwrap();
     let Completion::Failed(failure) = &done else { panic!("{done:?}") };
     assert_eq!(failure.reason, ReasonCode::UnauthorizedCredentials);
@@ -198,7 +198,7 @@ async fn a_refused_key_fails_with_a_reason_and_stores_nothing() {
     assert!(s.store.carried_events().is_empty(), "no connection, no write");
 
     // Inputs are validated before anything is sent: a missing secret names the input only.
-    let e = s.connect.connect_with_inputs(&token, &acme(), Inputs::new().with("region", "eu")).await.unwrap_err();
+    let e = s.connect.connect_with_inputs(&token, &acme(), Inputs::new().with_input("region", "eu")).await.unwrap_err();
     assert!(matches!(&e, Error::Provider { source: ProviderError::InvalidInput { name, .. }, .. } if name == "apiKey"));
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert_eq!(e.kind().http_status(), 400);
@@ -212,7 +212,7 @@ async fn several_companies_wait_for_a_choice_with_the_secret_sealed_in_the_ticke
         railz_connect_mock::Company::sample("cmp_b", "Beta"),
     ]);
     let token = session(&s.connect).await;
-    let inputs = Inputs::new().with("region", "us").with("apiKey", s.key.clone());
+    let inputs = Inputs::new().with_input("region", "us").with_input("apiKey", s.key.clone());
     let Completion::ChooseTenant { ticket, tenants, .. } =
         s.connect.connect_with_inputs(&token, &acme(), inputs).await.unwrap()
     else {
@@ -237,7 +237,11 @@ async fn several_companies_wait_for_a_choice_with_the_secret_sealed_in_the_ticke
 async fn each_service_is_connected_only_its_own_way() {
     let s = setup().await;
     let token = session(&s.connect).await;
-    let e = s.connect.begin(&token, &acme(), Inputs::new().with("region", "eu").with("apiKey", "k")).await.unwrap_err();
+    let e = s
+        .connect
+        .begin(&token, &acme(), Inputs::new().with_input("region", "eu").with_input("apiKey", "k"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::WrongAuthKind { expected: AuthKind::Credentials, .. }), "{e:?}");
     let e = s.connect.connect_with_inputs(&token, &sandbox_service(), Inputs::new()).await.unwrap_err();
     assert!(matches!(e, Error::WrongAuthKind { expected: AuthKind::Redirect, .. }), "{e:?}");

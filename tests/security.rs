@@ -103,7 +103,7 @@ async fn repeated_parameters_issuer_and_provider_mismatch_are_rejected_without_a
 
     // Another provider's callback route: rejected, and the state is spent.
     let other = railz_connect::ServiceName::new("xero").unwrap();
-    let r = h.connect.complete(&cb.clone().for_service(other)).await;
+    let r = h.connect.complete(&cb.clone().with_service(other)).await;
     assert!(matches!(r, Err(Error::Callback(CallbackError::ProviderMismatch { .. }))), "{r:?}");
 
     // A foreign issuer (mix-up) and a missing issuer.

@@ -51,7 +51,7 @@ impl Callback {
 
     /// Declares which service's callback endpoint received this callback (for apps with one
     /// callback URL per service): a callback for another service's authorization is rejected.
-    pub fn for_service(mut self, service: ServiceName) -> Self {
+    pub fn with_service(mut self, service: ServiceName) -> Self {
         self.service = Some(service);
         self
     }
@@ -81,7 +81,7 @@ impl Callback {
         self.params.get(name).map(String::as_str)
     }
 
-    /// The service declared with [`Callback::for_service`].
+    /// The service declared with [`Callback::with_service`].
     pub fn service(&self) -> Option<&ServiceName> {
         self.service.as_ref()
     }

@@ -123,7 +123,7 @@ impl Harness {
 }
 
 pub fn use_case(case: &str) -> Inputs {
-    Inputs::new().with("useCase", case)
+    Inputs::new().with_input("useCase", case)
 }
 
 pub fn query_of(url: &Url) -> std::collections::BTreeMap<String, String> {

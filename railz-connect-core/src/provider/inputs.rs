@@ -18,7 +18,7 @@ use super::ProviderError;
 /// ```
 /// use railz_connect_core::provider::Inputs;
 ///
-/// let inputs = Inputs::new().with("accountId", "TSTDRV123").with("password", "hunter2");
+/// let inputs = Inputs::new().with_input("accountId", "TSTDRV123").with_input("password", "hunter2");
 /// assert_eq!(inputs.get("accountId"), Some("TSTDRV123"));
 /// assert_eq!(format!("{inputs:?}"), r#"Inputs(["accountId", "password"])"#);
 /// ```
@@ -33,7 +33,7 @@ impl Inputs {
 
     /// These inputs and one more (a later value for the same name replaces the earlier one).
     #[must_use]
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_input(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.insert(name, value);
         self
     }
@@ -292,17 +292,17 @@ mod tests {
             InputSpec::secret("password", "Password"),
             InputSpec::choice("dc", "Data centre", &["com", "eu"]).with_presence(Presence::Optional),
         ];
-        let ok = Inputs::new().with("accountId", "A-1").with("password", "SENTINEL-pw");
+        let ok = Inputs::new().with_input("accountId", "A-1").with_input("password", "SENTINEL-pw");
         ok.validate(&specs).unwrap();
         assert_eq!(ok.plain_params(&specs), BTreeMap::from([("accountId".to_owned(), "A-1".to_owned())]));
         assert!(!format!("{ok:?}").contains("SENTINEL"));
         for (bad, name) in [
-            (Inputs::new().with("password", "x"), "accountId"),
-            (ok.clone().with("accountId", "has space"), "accountId"),
-            (ok.clone().with("accountId", "123456789"), "accountId"),
-            (ok.clone().with("dc", "us"), "dc"),
-            (ok.clone().with("password", ""), "password"),
-            (ok.clone().with("other", "SENTINEL-x"), "other"),
+            (Inputs::new().with_input("password", "x"), "accountId"),
+            (ok.clone().with_input("accountId", "has space"), "accountId"),
+            (ok.clone().with_input("accountId", "123456789"), "accountId"),
+            (ok.clone().with_input("dc", "us"), "dc"),
+            (ok.clone().with_input("password", ""), "password"),
+            (ok.clone().with_input("other", "SENTINEL-x"), "other"),
         ] {
             let e = bad.validate(&specs).unwrap_err();
             assert!(matches!(&e, ProviderError::InvalidInput { name: n, .. } if n == name), "{e}");

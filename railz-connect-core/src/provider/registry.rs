@@ -23,7 +23,7 @@ impl ProviderRegistry {
     }
 
     /// Adds a provider (builder form).
-    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+    pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
         self.register(provider);
         self
     }
