@@ -44,12 +44,16 @@ pub struct RailzSandboxConfig {
 impl RailzSandboxConfig {
     /// A configuration.
     pub fn new(base_url: Url, client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
-        let mut base_url = base_url;
+        Self::with_client(base_url, ClientRegistration::new(client_id, client_secret))
+    }
+
+    /// A configuration with this client registration; the base URL gets a trailing `/`.
+    fn with_client(mut base_url: Url, client: ClientRegistration) -> Self {
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
-        Self { base_url, client: ClientRegistration::new(client_id, client_secret) }
+        Self { base_url, client }
     }
 
     /// The configuration from a service's registration: the sandbox has no public address, so
@@ -58,9 +62,7 @@ impl RailzSandboxConfig {
         let base_url = config.base_url.clone().ok_or_else(|| crate::ConfigError::Missing {
             variable: format!("{}_BASE_URL", crate::env_prefix(SERVICE_NAME)),
         })?;
-        let mut out = Self::new(base_url, String::new(), ClientSecret::new(""));
-        out.client = config.client.clone();
-        Ok(out)
+        Ok(Self::with_client(base_url, config.client.clone()))
     }
 
     fn join(&self, path: &str) -> Url {

@@ -73,12 +73,17 @@ impl Connect {
     #[tracing::instrument(skip_all, fields(connection_id = %id))]
     pub async fn credentials(&self, id: &ConnectionId) -> Result<Credentials, Error> {
         let connection = self.usable(id).await?;
-        let (version, credentials) = self.load_credentials(&connection).await?;
+        self.fresh_credentials(&connection).await
+    }
+
+    /// The credentials of a usable connection, refreshed first when due.
+    async fn fresh_credentials(&self, connection: &Connection) -> Result<Credentials, Error> {
+        let (version, credentials) = self.load_credentials(connection).await?;
         if credentials.access_expires_within(self.now(), self.inner.refresh_margin)
             && credentials.can_refresh()
             && self.provider(&connection.service_name)?.capabilities().refresh
         {
-            return self.refresh_from(&connection, version).await;
+            return self.refresh_from(connection, version).await;
         }
         Ok(credentials)
     }
@@ -91,8 +96,8 @@ impl Connect {
         id: &ConnectionId,
         request: &mut http::Request<Vec<u8>>,
     ) -> Result<(), Error> {
-        let credentials = self.credentials(id).await?;
-        let connection = self.connection(id).await?;
+        let connection = self.usable(id).await?;
+        let credentials = self.fresh_credentials(&connection).await?;
         let provider = self.provider(&connection.service_name)?;
         provider
             .authorize_request(&self.cx(), &credentials, request)

@@ -79,6 +79,7 @@ impl ConnectionStore for MemoryStore {
     }
 
     async fn list_connections(&self, filter: &ConnectionFilter, page: &Page) -> Result<Vec<Connection>, StoreError> {
+        let wanted = |c: &&Connection| filter.matches(c) && page.after.is_none_or(|after| after.precedes(c));
         let s = self.state();
         let mut out: Vec<Connection> = match &filter.business_name {
             Some(business) => s
@@ -87,15 +88,10 @@ impl ConnectionStore for MemoryStore {
                 .into_iter()
                 .flatten()
                 .filter_map(|id| s.connections.get(id))
-                .filter(|c| filter.matches(c) && page.after.is_none_or(|after| after.precedes(c)))
+                .filter(wanted)
                 .cloned()
                 .collect(),
-            None => s
-                .connections
-                .values()
-                .filter(|c| filter.matches(c) && page.after.is_none_or(|after| after.precedes(c)))
-                .cloned()
-                .collect(),
+            None => s.connections.values().filter(wanted).cloned().collect(),
         };
         drop(s);
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));

@@ -882,7 +882,7 @@ mod tests {
         assert_eq!(stored.sealed.blob, blob);
         assert_eq!(store.sealed_with_key(5, None, 10).await.unwrap(), [c.id]);
         assert_eq!(
-            store.purge_pending(time::OffsetDateTime::now_utc()).await.unwrap(),
+            store.purge_pending(time::macros::datetime!(2026-01-01 00:00 UTC)).await.unwrap(),
             0,
             "old pending records dropped"
         );
