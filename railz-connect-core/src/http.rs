@@ -209,9 +209,9 @@ pub(crate) fn diagnostics(response: &http::Response<Vec<u8>>) -> (Option<String>
     (body, headers)
 }
 
-/// A non-2xx answer as a [`ProviderError::Status`], with its body excerpt and diagnostic
-/// headers.
-pub(crate) fn status_error(response: &http::Response<Vec<u8>>, retry_after: Option<Duration>) -> ProviderError {
+/// A non-2xx answer as a [`ProviderError::Status`], with a bounded excerpt of its body and its
+/// diagnostic headers (never cookies), for adapters that send requests themselves.
+pub fn status_error(response: &http::Response<Vec<u8>>, retry_after: Option<Duration>) -> ProviderError {
     let (body, headers) = diagnostics(response);
     ProviderError::Status { status: response.status().as_u16(), retry_after, body, headers }
 }

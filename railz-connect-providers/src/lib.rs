@@ -1,18 +1,17 @@
 //! # railz-connect-providers
 //!
-//! One module per accounting service, each behind its own cargo feature (`all` enables every
-//! one), the app's configuration of them ([`ProvidersConfig`]: one [`ServiceConfig`] per
-//! service, from the builder or from documented environment variables), and [`registry`],
-//! which builds the [`ProviderRegistry`] of the services an app configures.
+//! The accounting services railz-connect connects, as a **catalog of definition files** (one
+//! TOML file per service under `catalog/`, embedded at build time, validated when loaded; see
+//! [`catalog`]) run by one generic adapter, plus Rust hooks for what data cannot say
+//! (Business Central's environments, NetSuite's signed requests, Sage Intacct's XML
+//! sessions), and the sandbox, Railz Cloud Accounting ([`railz_sandbox`]).
 //!
-//! | module | service name | display name | variables |
-//! |---|---|---|---|
-//! | [`railz_sandbox`] | `railzSandbox` | Railz Cloud Accounting (sandbox) | `RAILZ_SANDBOX_CLIENT_ID`, `RAILZ_SANDBOX_CLIENT_SECRET`, `RAILZ_SANDBOX_BASE_URL` (required) |
-//!
-//! The real services (QuickBooks Online, Xero, Sage, FreshBooks, Zoho Books, Business Central,
-//! NetSuite, Wave, MYOB, FreeAgent, Sage Intacct) arrive as further modules of the same shape:
-//! an [`railz_connect_core::provider::OAuth2Definition`] plus a small
-//! [`railz_connect_core::provider::Quirks`] implementation, configured the same way.
+//! An app enables a service by giving its client registration ([`ServiceConfig`]), in code or
+//! from the environment ([`ProvidersConfig::from_env`]: `RAILZ_<SERVICE>_CLIENT_ID`,
+//! `_CLIENT_SECRET`, and optionally `_BASE_URL`, `_ENVIRONMENT`, `_AUTH`), and builds the
+//! [`ProviderRegistry`] with [`registry`] (or [`registry_with`] over its own [`Catalog`]: a
+//! definition file it adds shows up in the registry and the service list with no other
+//! change). The table of services, their facts and sources is in this crate's README.
 //!
 //! ```
 //! use railz_connect_core::provider::ClientRegistration;
@@ -29,24 +28,33 @@
 
 #![forbid(unsafe_code)]
 
+mod adapter;
+pub mod catalog;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod dynamics_business_central;
+mod oauth1;
+mod oracle_netsuite;
 #[cfg(feature = "railz-sandbox")]
 pub mod railz_sandbox;
+mod sage_intacct;
 
 use std::collections::BTreeMap;
 use std::fmt;
-#[cfg(feature = "railz-sandbox")]
 use std::sync::Arc;
 
 use railz_connect_core::ServiceName;
-use railz_connect_core::provider::{ClientRegistration, ProviderRegistry};
+use railz_connect_core::provider::{ClientRegistration, Provider, ProviderRegistry};
 use railz_connect_core::secret::ClientSecret;
 use url::Url;
 
-/// The services this build knows (one per enabled feature).
-pub const SERVICES: &[&str] = &[
-    #[cfg(feature = "railz-sandbox")]
-    railz_sandbox::SERVICE_NAME,
-];
+pub use adapter::CatalogQuirks;
+pub use catalog::{AuthMode, Catalog, CatalogError, ServiceDefinition, Support};
+pub use oracle_netsuite::NetsuiteTba;
+pub use sage_intacct::SageIntacct;
+
+use crate::adapter::Placement;
+use crate::catalog::Hooks;
 
 /// Why a provider configuration was refused. Each error names the environment variable (or,
 /// for a configuration built in code, the variable it stands for) and never its value.
@@ -67,27 +75,69 @@ pub enum ConfigError {
         /// What is wrong (never the value).
         reason: String,
     },
-    /// No service of this build has this name.
+    /// No service of this build or catalog has this name.
     #[error("unknown service `{0}`")]
     UnknownService(ServiceName),
+    /// The catalog lists the service as one the SDK cannot connect.
+    #[error("`{service}` is not supported: {reason}")]
+    Unsupported {
+        /// The service.
+        service: ServiceName,
+        /// Why.
+        reason: String,
+    },
+    /// The service cannot be connected this way (an auth mode its definition lacks).
+    #[error("`{service}` has no {mode} connection")]
+    NoSuchMode {
+        /// The service.
+        service: ServiceName,
+        /// The mode asked for.
+        mode: AuthMode,
+    },
+    /// A catalog definition is invalid.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// Which of a provider's environments to use, where its definition has a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Environment {
+    /// The real service.
+    #[default]
+    Production,
+    /// The provider's own sandbox (QuickBooks' sandbox companies, FreeAgent's sandbox).
+    Sandbox,
 }
 
 /// The app's configuration of one service: its client registration there and, optionally,
-/// where the service is (a base URL that replaces its default endpoints: a staging server, an
-/// emulation, the sandbox).
+/// where the service is (a base URL onto which every endpoint and API URL of the service is
+/// moved, keeping its path: a staging server, an emulation, the sandbox), which environment,
+/// and which way in.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ServiceConfig {
-    /// The app's client id and secret at the service.
-    pub client: ClientRegistration,
+    /// The app's client id and secret at the service (Sage Intacct: the sender id and sender
+    /// password). `None` for a way in that needs none (NetSuite's token-based authentication,
+    /// whose keys the business enters).
+    pub client: Option<ClientRegistration>,
     /// Where the service is, instead of its default endpoints.
     pub base_url: Option<Url>,
+    /// Production or the provider's sandbox.
+    pub environment: Environment,
+    /// The way in (default: the definition's first).
+    pub auth_mode: Option<AuthMode>,
 }
 
 impl ServiceConfig {
     /// A configuration with this client registration and the service's default endpoints.
     pub fn new(client: ClientRegistration) -> Self {
-        Self { client, base_url: None }
+        Self { client: Some(client), base_url: None, environment: Environment::Production, auth_mode: None }
+    }
+
+    /// A configuration without a client registration, for a way in that needs none.
+    pub fn without_client() -> Self {
+        Self { client: None, base_url: None, environment: Environment::Production, auth_mode: None }
     }
 
     /// With a base URL.
@@ -96,6 +146,24 @@ impl ServiceConfig {
         self.base_url = Some(url);
         self
     }
+
+    /// With an environment.
+    #[must_use]
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// With a way in (NetSuite: [`AuthMode::OAuth2`] or [`AuthMode::Credentials`]).
+    #[must_use]
+    pub fn with_auth_mode(mut self, mode: AuthMode) -> Self {
+        self.auth_mode = Some(mode);
+        self
+    }
+
+    fn placement(&self) -> Placement {
+        Placement { base: self.base_url.clone(), sandbox: self.environment == Environment::Sandbox }
+    }
 }
 
 impl fmt::Debug for ServiceConfig {
@@ -103,6 +171,8 @@ impl fmt::Debug for ServiceConfig {
         f.debug_struct("ServiceConfig")
             .field("client", &self.client)
             .field("base_url", &self.base_url.as_ref().map(Url::as_str))
+            .field("environment", &self.environment)
+            .field("auth_mode", &self.auth_mode)
             .finish()
     }
 }
@@ -155,16 +225,33 @@ impl ProvidersConfig {
         self.services.iter()
     }
 
-    /// Reads every known service's configuration from the environment: for a service with
-    /// prefix `P` (see [`env_prefix`]), `P_CLIENT_ID` enables it, `P_CLIENT_SECRET` is then
-    /// required, and `P_BASE_URL` is read when set. Services whose `P_CLIENT_ID` is unset are
-    /// left out. An error names the variable, never its value.
+    /// Reads the configuration of the sandbox and of every service of the built-in catalog
+    /// from the environment (see [`ProvidersConfig::from_vars_with`]).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(|name| std::env::var_os(name).map(|v| v.into_string().map_err(|_| ())))
+        Self::from_env_with(&Catalog::builtin()?)
+    }
+
+    /// Reads the configuration of the sandbox and of every service of `catalog` from the
+    /// environment (see [`ProvidersConfig::from_vars_with`]).
+    pub fn from_env_with(catalog: &Catalog) -> Result<Self, ConfigError> {
+        Self::from_vars_with(catalog, |name| std::env::var_os(name).map(|v| v.into_string().map_err(|_| ())))
     }
 
     /// [`ProvidersConfig::from_env`] over any source of variables (`Err(())`: set, not UTF-8).
     pub fn from_vars(var: impl Fn(&str) -> Option<Result<String, ()>>) -> Result<Self, ConfigError> {
+        Self::from_vars_with(&Catalog::builtin()?, var)
+    }
+
+    /// Reads each service's configuration: for a service with prefix `P` (see
+    /// [`env_prefix`]), `P_CLIENT_ID` enables it and `P_CLIENT_SECRET` is then required;
+    /// `P_BASE_URL` (every endpoint moved onto it), `P_ENVIRONMENT` (`production` or
+    /// `sandbox`) and `P_AUTH` (`oauth2` or `credentials`) are read when set, and
+    /// `P_AUTH=credentials` alone enables a service whose credentials mode needs no client.
+    /// Services with neither are left out. An error names the variable, never its value.
+    pub fn from_vars_with(
+        catalog: &Catalog,
+        var: impl Fn(&str) -> Option<Result<String, ()>>,
+    ) -> Result<Self, ConfigError> {
         let read = |variable: String| -> Result<Option<String>, ConfigError> {
             match var(&variable) {
                 None => Ok(None),
@@ -173,13 +260,33 @@ impl ProvidersConfig {
                 Some(Err(())) => Err(ConfigError::Invalid { variable, reason: "is not valid UTF-8".into() }),
             }
         };
+        let mut names: Vec<ServiceName> = catalog.iter().map(|d| d.service_name().clone()).collect();
+        #[cfg(feature = "railz-sandbox")]
+        names.push(ServiceName::new(railz_sandbox::SERVICE_NAME).unwrap_or_else(|_| unreachable!("valid constant")));
         let mut config = Self::new();
-        for service in SERVICES {
-            let prefix = env_prefix(service);
-            let Some(id) = read(format!("{prefix}_CLIENT_ID"))? else { continue };
-            let secret_var = format!("{prefix}_CLIENT_SECRET");
-            let secret = read(secret_var.clone())?.ok_or(ConfigError::Missing { variable: secret_var })?;
-            let mut service_config = ServiceConfig::new(ClientRegistration::new(id, ClientSecret::new(secret)));
+        for service in names {
+            let prefix = env_prefix(service.as_str());
+            let auth_var = format!("{prefix}_AUTH");
+            let mode = match read(auth_var.clone())?.as_deref() {
+                None => None,
+                Some("oauth2") => Some(AuthMode::OAuth2),
+                Some("credentials") => Some(AuthMode::Credentials),
+                Some(_) => {
+                    return Err(ConfigError::Invalid { variable: auth_var, reason: "is `oauth2` or `credentials`".into() });
+                }
+            };
+            let mut service_config = match read(format!("{prefix}_CLIENT_ID"))? {
+                Some(id) => {
+                    let secret_var = format!("{prefix}_CLIENT_SECRET");
+                    let secret = read(secret_var.clone())?.ok_or(ConfigError::Missing { variable: secret_var })?;
+                    ServiceConfig::new(ClientRegistration::new(id, ClientSecret::new(secret)))
+                }
+                None if mode == Some(AuthMode::Credentials) => ServiceConfig::without_client(),
+                None => continue,
+            };
+            if let Some(mode) = mode {
+                service_config = service_config.with_auth_mode(mode);
+            }
             let url_var = format!("{prefix}_BASE_URL");
             if let Some(url) = read(url_var.clone())? {
                 let url = Url::parse(&url)
@@ -189,34 +296,75 @@ impl ProvidersConfig {
                 }
                 service_config = service_config.with_base_url(url);
             }
-            let name = ServiceName::new(*service)
-                .map_err(|e| ConfigError::Invalid { variable: format!("{prefix}_CLIENT_ID"), reason: e.to_string() })?;
-            config.services.insert(name, service_config);
+            let env_var = format!("{prefix}_ENVIRONMENT");
+            match read(env_var.clone())?.as_deref() {
+                None | Some("production") => {}
+                Some("sandbox") => service_config = service_config.with_environment(Environment::Sandbox),
+                Some(_) => {
+                    return Err(ConfigError::Invalid { variable: env_var, reason: "is `production` or `sandbox`".into() });
+                }
+            }
+            config.services.insert(service, service_config);
         }
         Ok(config)
     }
 }
 
-/// The registry of the configured providers. A configured service this build does not know,
-/// or whose configuration it cannot use (the sandbox without a base URL), is an error.
+/// The registry of the configured providers, from the built-in catalog (see
+/// [`registry_with`]).
 pub fn registry(config: &ProvidersConfig) -> Result<ProviderRegistry, ConfigError> {
-    // (Without any provider feature nothing is registered, and `mut` is unused.)
-    #[cfg_attr(not(feature = "railz-sandbox"), allow(unused_mut))]
+    registry_with(&Catalog::builtin()?, config)
+}
+
+/// The registry of the configured providers of `catalog` (and the sandbox). A configured
+/// service the catalog does not know, lists as unsupported, or whose configuration it cannot
+/// use (no client registration where one is needed, the sandbox without a base URL) is an
+/// error.
+pub fn registry_with(catalog: &Catalog, config: &ProvidersConfig) -> Result<ProviderRegistry, ConfigError> {
     let mut registry = ProviderRegistry::new();
     for (service, service_config) in config.iter() {
-        match service.as_str() {
-            #[cfg(feature = "railz-sandbox")]
-            railz_sandbox::SERVICE_NAME => {
-                let sandbox = railz_sandbox::RailzSandboxConfig::from_service(service_config)?;
-                registry.register(Arc::new(railz_sandbox::provider(&sandbox)));
-            }
-            _ => {
-                let _ = service_config;
-                return Err(ConfigError::UnknownService(service.clone()));
-            }
+        #[cfg(feature = "railz-sandbox")]
+        if service.as_str() == railz_sandbox::SERVICE_NAME {
+            let sandbox = railz_sandbox::RailzSandboxConfig::from_service(service_config)?;
+            registry.register(Arc::new(railz_sandbox::provider(&sandbox)));
+            continue;
         }
+        let definition = catalog.get_arc(service).ok_or_else(|| ConfigError::UnknownService(service.clone()))?;
+        registry.register(provider(definition, service_config)?);
     }
     Ok(registry)
+}
+
+/// The adapter of one catalog definition with the app's configuration of it.
+pub fn provider_for(definition: &ServiceDefinition, config: &ServiceConfig) -> Result<Arc<dyn Provider>, ConfigError> {
+    provider(Arc::new(definition.clone()), config)
+}
+
+fn provider(definition: Arc<ServiceDefinition>, config: &ServiceConfig) -> Result<Arc<dyn Provider>, ConfigError> {
+    let service = definition.service_name().clone();
+    if let Support::Unsupported { reason } = definition.support() {
+        return Err(ConfigError::Unsupported { service, reason: reason.clone() });
+    }
+    let mode = config.auth_mode.or_else(|| definition.auth_modes().first().copied()).unwrap_or(AuthMode::OAuth2);
+    if !definition.auth_modes().contains(&mode) {
+        return Err(ConfigError::NoSuchMode { service, mode });
+    }
+    let prefix = env_prefix(service.as_str());
+    let client = || {
+        config.client.clone().ok_or_else(|| ConfigError::Missing { variable: format!("{prefix}_CLIENT_ID") })
+    };
+    let invalid = |reason: String| ConfigError::Invalid { variable: format!("{prefix}_CLIENT_ID"), reason };
+    let placement = config.placement();
+    Ok(match (mode, definition.hooks) {
+        (AuthMode::Credentials, Some(Hooks::NetsuiteTba)) => Arc::new(NetsuiteTba::new(definition, placement)),
+        (AuthMode::Credentials, Some(Hooks::SageIntacct)) => {
+            Arc::new(SageIntacct::new(&definition, &client()?, &placement).map_err(invalid)?)
+        }
+        (AuthMode::Credentials, _) => return Err(ConfigError::NoSuchMode { service, mode }),
+        _ => Arc::new(adapter::oauth2_provider(definition, client()?, placement).map_err(|reason| {
+            ConfigError::Catalog(CatalogError { file: String::new(), field: "oauth2".into(), reason })
+        })?),
+    })
 }
 
 #[cfg(test)]

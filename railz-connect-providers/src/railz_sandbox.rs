@@ -62,7 +62,10 @@ impl RailzSandboxConfig {
         let base_url = config.base_url.clone().ok_or_else(|| crate::ConfigError::Missing {
             variable: format!("{}_BASE_URL", crate::env_prefix(SERVICE_NAME)),
         })?;
-        Ok(Self::with_client(base_url, config.client.clone()))
+        let client = config.client.clone().ok_or_else(|| crate::ConfigError::Missing {
+            variable: format!("{}_CLIENT_ID", crate::env_prefix(SERVICE_NAME)),
+        })?;
+        Ok(Self::with_client(base_url, client))
     }
 
     fn join(&self, path: &str) -> Url {

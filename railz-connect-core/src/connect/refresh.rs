@@ -11,7 +11,7 @@ use crate::connection::{Connection, ConnectionStatus, ReasonCode};
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::ConnectionId;
-use crate::provider::{Credentials, Provider, ProviderExt};
+use crate::provider::{AccountInfo, Credentials, Provider, ProviderExt};
 use crate::store::{StatusChange, StoreError};
 
 impl Connect {
@@ -101,6 +101,22 @@ impl Connect {
         let provider = self.provider(&connection.service_name)?;
         provider
             .authorize_request(&self.cx(), &credentials, request)
+            .map_err(|source| Error::Provider { service: connection.service_name.clone(), source })
+    }
+
+    /// Checks a connection's credentials with the provider's verify call
+    /// ([`Provider::verify`](crate::provider::Provider::verify): company info, the organisation,
+    /// a session), for the connection's tenant, and answers the account it reaches. Refreshes
+    /// first when due, like [`Connect::credentials`].
+    #[tracing::instrument(skip_all, fields(connection_id = %id))]
+    pub async fn verify(&self, id: &ConnectionId) -> Result<AccountInfo, Error> {
+        let connection = self.usable(id).await?;
+        let credentials = self.fresh_credentials(&connection).await?;
+        let provider = self.provider(&connection.service_name)?;
+        let tenant = connection.tenant.as_ref().map(|t| &t.id);
+        provider
+            .verify(&self.cx(), &credentials, tenant)
+            .await
             .map_err(|source| Error::Provider { service: connection.service_name.clone(), source })
     }
 

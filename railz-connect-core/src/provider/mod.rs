@@ -27,6 +27,7 @@ pub(crate) use credentials::CredentialsRef;
 pub use credentials::{AuthKind, Credentials, SecretCredentials};
 pub use discovery::ServerMetadata;
 pub use error::{OAuthErrorCode, ProviderError};
+
 pub use inputs::{CharSet, InputKind, InputSpec, Inputs, Presence, Sensitivity};
 pub use oauth::{
     ClientAuth, ClientRegistration, Endpoints, IssuerParam, NoQuirks, OAuth2Definition, OAuth2Provider, Pkce, Quirks,
@@ -37,7 +38,7 @@ pub use tokens::TokenSet;
 
 use crate::connection::{ReasonCode, Tenant};
 use crate::http::HttpClient;
-use crate::ids::ServiceName;
+use crate::ids::{ServiceName, TenantId};
 use crate::secret::{AuthorizationCode, PkceVerifier, StateToken};
 
 /// What kind of service a provider is.
@@ -85,6 +86,9 @@ pub struct Capabilities {
     pub tenant_selection: bool,
     /// Inputs are needed before authorization.
     pub pre_auth_inputs: bool,
+    /// The credentials can be checked with a call that names the account
+    /// ([`Provider::verify`]).
+    pub verify: bool,
 }
 
 impl Default for Capabilities {
@@ -103,6 +107,7 @@ impl Capabilities {
             revocation: false,
             tenant_selection: false,
             pre_auth_inputs: false,
+            verify: false,
         }
     }
 
@@ -132,6 +137,38 @@ impl Capabilities {
     #[must_use]
     pub fn with_tenant_selection(mut self, tenant_selection: bool) -> Self {
         self.tenant_selection = tenant_selection;
+        self
+    }
+
+    /// Whether the provider has a verify call ([`Provider::verify`]).
+    #[must_use]
+    pub fn with_verify(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+}
+
+/// What a provider's verify call ([`Provider::verify`]) says of the account the credentials
+/// reach: at least its name (the company, organisation or business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountInfo {
+    /// The account's name as the provider shows it.
+    pub name: String,
+    /// The provider's id of the account, when the call returns one.
+    pub id: Option<String>,
+}
+
+impl AccountInfo {
+    /// An account with this name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), id: None }
+    }
+
+    /// With the provider's id of it.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
         self
     }
 }
@@ -386,6 +423,18 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// Revokes the grant at the provider.
     async fn revoke(&self, _cx: &CallContext<'_>, _credentials: &Credentials) -> Result<(), ProviderError> {
         Err(ProviderError::Unsupported("revocation"))
+    }
+
+    /// Checks the credentials with a call to the provider's API that names the account they
+    /// reach (QuickBooks' company info, Xero's organisation, an Intacct session), for `tenant`
+    /// when the connection has one. Default: unsupported.
+    async fn verify(
+        &self,
+        _cx: &CallContext<'_>,
+        _credentials: &Credentials,
+        _tenant: Option<&TenantId>,
+    ) -> Result<AccountInfo, ProviderError> {
+        Err(ProviderError::Unsupported("verify"))
     }
 
     /// Authorizes a request to the provider's API with the credentials. Default: the access

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
@@ -19,12 +18,12 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::{
-    AuthKind, AuthorizationRequest, CallContext, Capabilities, CodeExchange, Credentials, InputSpec, Inputs,
-    OAuthErrorCode, Provider, ProviderError, ProviderExt, ProviderMetadata, Rotation, TokenSet,
+    AccountInfo, AuthKind, AuthorizationRequest, CallContext, Capabilities, CodeExchange, Credentials, InputSpec,
+    Inputs, OAuthErrorCode, Provider, ProviderError, ProviderExt, ProviderMetadata, Rotation, TokenSet,
 };
 use crate::connection::{ReasonCode, Tenant};
 use crate::http::HttpError;
-use crate::ids::ServiceName;
+use crate::ids::{ServiceName, TenantId};
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
 /// How the client authenticates at the token endpoint.
@@ -57,6 +56,9 @@ pub enum RevocationStyle {
     Rfc7009,
     /// JSON body `{"token": "..."}` with HTTP Basic client authentication (QuickBooks).
     JsonBody,
+    /// The token as the `token` query parameter of a POST (Zoho), client authentication as
+    /// for the token endpoint.
+    QueryParameter,
 }
 
 impl Endpoints {
@@ -174,8 +176,16 @@ pub struct OAuth2Definition {
     pub tenant_selection: bool,
     /// Access-token lifetime to assume when `expires_in` is missing.
     pub default_access_ttl: Option<Duration>,
+    /// Lifetime of a newly issued refresh token when the response does not say
+    /// (`refresh_token_expires_in`).
+    pub default_refresh_ttl: Option<Duration>,
     /// Connection validity (about 12 months unless the provider says otherwise).
     pub connection_validity: Duration,
+    /// Provider error codes that mean a standard one (Zoho's `invalid_code` is
+    /// `invalid_grant`).
+    pub error_aliases: Vec<(String, OAuthErrorCode)>,
+    /// Whether the [`Quirks`] have a verify call.
+    pub verify: bool,
 }
 
 impl OAuth2Definition {
@@ -205,8 +215,32 @@ impl OAuth2Definition {
             refresh: true,
             tenant_selection: false,
             default_access_ttl: None,
+            default_refresh_ttl: None,
             connection_validity: Self::DEFAULT_VALIDITY,
+            error_aliases: Vec::new(),
+            verify: false,
         }
+    }
+
+    /// Reads the provider's error code `code` as `means` (Zoho answers a dead refresh token
+    /// with `invalid_code`, which is `invalid_grant`).
+    pub fn with_error_alias(mut self, code: &str, means: OAuthErrorCode) -> Self {
+        self.error_aliases.push((code.to_owned(), means));
+        self
+    }
+
+    /// Declares that the [`Quirks`] implement [`Quirks::verify`].
+    pub fn with_verify(mut self) -> Self {
+        self.verify = true;
+        self
+    }
+
+    /// A provider error code as the SDK reads it (after [`OAuth2Definition::error_aliases`]).
+    pub fn error_code(&self, code: &str) -> OAuthErrorCode {
+        self.error_aliases
+            .iter()
+            .find(|(alias, _)| alias == code)
+            .map_or_else(|| OAuthErrorCode::parse(code), |(_, means)| means.clone())
     }
 
     /// Whether it is a sandbox.
@@ -314,6 +348,12 @@ impl OAuth2Definition {
         self
     }
 
+    /// Sets the refresh-token lifetime assumed when a response issues one without saying.
+    pub fn with_default_refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.default_refresh_ttl = Some(ttl);
+        self
+    }
+
     /// Sets the connection validity.
     pub fn with_connection_validity(mut self, validity: Duration) -> Self {
         self.connection_validity = validity;
@@ -324,7 +364,8 @@ impl OAuth2Definition {
         let mut capabilities = Capabilities::new()
             .with_pkce(self.pkce != Pkce::Unsupported)
             .with_revocation(self.endpoints.revoke.is_some())
-            .with_tenant_selection(self.tenant_selection);
+            .with_tenant_selection(self.tenant_selection)
+            .with_verify(self.verify);
         if self.refresh {
             capabilities = capabilities.with_refresh(self.rotation);
         }
@@ -377,6 +418,28 @@ pub trait Quirks: fmt::Debug + Send + Sync + 'static {
     /// The tenants the tokens give access to (default: none).
     async fn list_tenants(&self, _cx: &CallContext<'_>, _tokens: &TokenSet) -> Result<Vec<Tenant>, ProviderError> {
         Ok(Vec::new())
+    }
+
+    /// Checks the tokens with a call that names the account (default: unsupported; a
+    /// definition declaring [`OAuth2Definition::with_verify`] implements it).
+    async fn verify(
+        &self,
+        _cx: &CallContext<'_>,
+        _tokens: &TokenSet,
+        _tenant: Option<&TenantId>,
+    ) -> Result<AccountInfo, ProviderError> {
+        Err(ProviderError::Unsupported("verify"))
+    }
+
+    /// Authorizes a request to the provider's API (default: `Authorization: Bearer`; Zoho
+    /// writes `Zoho-oauthtoken`, MYOB adds its API-key headers).
+    fn authorize_request(
+        &self,
+        _cx: &CallContext<'_>,
+        tokens: &TokenSet,
+        request: &mut http::Request<Vec<u8>>,
+    ) -> Result<(), ProviderError> {
+        super::set_bearer(request, tokens.access_token.secret())
     }
 
     /// Maps an error callback to a reason code.
@@ -585,7 +648,9 @@ impl<Q: Quirks> OAuth2Provider<Q> {
         let extras = response.extra_fields();
         set.refresh_expires_at = match extras.refresh_token_expires_in.or(extras.x_refresh_token_expires_in) {
             Some(secs) => Some(TokenSet::expiry(now, Duration::from_secs(secs))),
-            None if response.refresh_token().is_some() => None,
+            None if response.refresh_token().is_some() => {
+                self.definition.default_refresh_ttl.map(|d| TokenSet::expiry(now, d))
+            }
             None => previous.and_then(|p| p.refresh_expires_at),
         };
         if let Some(previous) = previous {
@@ -598,18 +663,28 @@ impl<Q: Quirks> OAuth2Provider<Q> {
     }
 }
 
-fn map_token_error(e: RequestTokenError<HttpError, BasicErrorResponse>) -> ProviderError {
-    match e {
-        RequestTokenError::ServerResponse(r) => {
-            ProviderError::oauth(own_code(r.error()), r.error_description().map(String::as_str))
+impl OAuth2Definition {
+    /// A token-endpoint failure as a [`ProviderError`]. A success status whose body is an OAuth
+    /// error (Zoho answers `200 {"error":"invalid_code"}`) is that error, not a malformed
+    /// response.
+    fn token_error(&self, e: RequestTokenError<HttpError, BasicErrorResponse>) -> ProviderError {
+        match e {
+            RequestTokenError::ServerResponse(r) => self.oauth_error(&r),
+            RequestTokenError::Request(e) => e.into(),
+            RequestTokenError::Parse(e, body) => match serde_json::from_slice::<BasicErrorResponse>(&body) {
+                Ok(r) => self.oauth_error(&r),
+                Err(_) => ProviderError::InvalidResponse(format!(
+                    "malformed token response at `{}` ({:?})",
+                    e.path(),
+                    e.inner().classify()
+                )),
+            },
+            RequestTokenError::Other(reason) => ProviderError::InvalidResponse(reason),
         }
-        RequestTokenError::Request(e) => e.into(),
-        RequestTokenError::Parse(e, _body) => ProviderError::InvalidResponse(format!(
-            "malformed token response at `{}` ({:?})",
-            e.path(),
-            e.inner().classify()
-        )),
-        RequestTokenError::Other(reason) => ProviderError::InvalidResponse(reason),
+    }
+
+    fn oauth_error(&self, r: &BasicErrorResponse) -> ProviderError {
+        ProviderError::oauth(self.error_code(r.error().as_ref()), r.error_description().map(String::as_str))
     }
 }
 
@@ -659,7 +734,7 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         if self.definition.pkce != Pkce::Unsupported {
             request = request.set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.secret().to_owned()));
         }
-        let response = request.request_async(cx.http).await.map_err(map_token_error)?;
+        let response = request.request_async(cx.http).await.map_err(|e| self.definition.token_error(e))?;
         let mut set = self.token_set(response, None, cx.now)?;
         // Plain inputs first (secret ones are never kept as parameters): a callback parameter
         // never replaces an input of the same name.
@@ -685,7 +760,11 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
             self.endpoints(&self.inputs_of(&tokens.params)?, Some(&self.callback_params_of(&tokens.params)))?;
         let client = self.client(&endpoints);
         let refresh = oauth2::RefreshToken::new(refresh.secret().to_owned());
-        let response = client.exchange_refresh_token(&refresh).request_async(cx.http).await.map_err(map_token_error)?;
+        let response = client
+            .exchange_refresh_token(&refresh)
+            .request_async(cx.http)
+            .await
+            .map_err(|e| self.definition.token_error(e))?;
         self.token_set(response, Some(tokens), cx.now).map(Credentials::OAuth2)
     }
 
@@ -693,7 +772,7 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
         let tokens = Self::tokens(credentials)?;
         let endpoints =
             self.endpoints(&self.inputs_of(&tokens.params)?, Some(&self.callback_params_of(&tokens.params)))?;
-        let url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
+        let mut url = endpoints.revoke.clone().ok_or(ProviderError::Unsupported("revocation"))?;
         let (token, hint) = match &tokens.refresh_token {
             Some(r) => (zeroize::Zeroizing::new(r.secret().to_owned()), true),
             None => (zeroize::Zeroizing::new(tokens.access_token.secret().to_owned()), false),
@@ -706,6 +785,10 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
                 form.append_pair("token", &token);
                 form.append_pair("token_type_hint", if hint { "refresh_token" } else { "access_token" });
                 ("application/x-www-form-urlencoded", zeroize::Zeroizing::new(form.finish().into_bytes()))
+            }
+            RevocationStyle::QueryParameter => {
+                url.query_pairs_mut().append_pair("token", &token);
+                ("application/x-www-form-urlencoded", zeroize::Zeroizing::new(Vec::new()))
             }
             RevocationStyle::JsonBody => {
                 let json = serde_json::to_vec(&serde_json::json!({ "token": token.as_str() }))
@@ -722,13 +805,15 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
                 builder = builder
                     .header(http::header::AUTHORIZATION, basic_auth(&self.credentials.client_id, secret.secret()));
             }
-            (secret, _, RevocationStyle::Rfc7009) => {
+            (secret, _, RevocationStyle::Rfc7009 | RevocationStyle::QueryParameter) => {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
                 form.append_pair("client_id", &self.credentials.client_id);
                 if let Some(secret) = secret {
                     form.append_pair("client_secret", secret.secret());
                 }
-                body.push(b'&');
+                if !body.is_empty() {
+                    body.push(b'&');
+                }
                 body.extend_from_slice(form.finish().as_bytes());
             }
             (None, _, _) => {}
@@ -739,19 +824,32 @@ impl<Q: Quirks> Provider for OAuth2Provider<Q> {
             return Ok(());
         }
         match serde_json::from_slice::<BasicErrorResponse>(response.body()) {
-            Ok(e) => Err(ProviderError::oauth(own_code(e.error()), e.error_description().map(String::as_str))),
+            Ok(e) => Err(self.definition.oauth_error(&e)),
             Err(_) => Err(crate::http::status_error(&response, None)),
         }
+    }
+
+    async fn verify(
+        &self,
+        cx: &CallContext<'_>,
+        credentials: &Credentials,
+        tenant: Option<&TenantId>,
+    ) -> Result<AccountInfo, ProviderError> {
+        self.quirks.verify(cx, Self::tokens(credentials)?, tenant).await
+    }
+
+    fn authorize_request(
+        &self,
+        cx: &CallContext<'_>,
+        credentials: &Credentials,
+        request: &mut http::Request<Vec<u8>>,
+    ) -> Result<(), ProviderError> {
+        self.quirks.authorize_request(cx, Self::tokens(credentials)?, request)
     }
 
     fn callback_error_reason(&self, error: &str, description: Option<&str>) -> ReasonCode {
         self.quirks.callback_error_reason(error, description)
     }
-}
-
-/// oauth2-rs's code as the SDK's own.
-fn own_code(code: &BasicErrorResponseType) -> OAuthErrorCode {
-    OAuthErrorCode::parse(code.as_ref())
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
