@@ -28,6 +28,8 @@
 //! emulations, scripted the same way (faults, call counts, recorded
 //! requests), each with its own clock that only the test moves:
 //!
+//! * [`intacct`] — the Sage Intacct XML gateway (`getAPISession` with Web
+//!   Services sender credentials and a company user's login);
 //! * [`netsuite_tba`] — NetSuite REST web services with token-based
 //!   authentication, every request signed with OAuth 1.0a `HMAC-SHA256`;
 //! * [`oauth1`] — the RFC 5849 signature functions both sides use.
@@ -82,6 +84,7 @@
 
 pub mod browser;
 mod hold;
+pub mod intacct;
 mod model;
 pub mod netsuite_tba;
 pub mod oauth1;
