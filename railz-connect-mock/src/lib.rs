@@ -24,6 +24,16 @@
 //! of an authorization request, keeping cookies, and hands back the app's
 //! callback URL.
 //!
+//! Providers connected without a redirect have their own loopback
+//! emulations, scripted the same way (faults, call counts, recorded
+//! requests), each with its own clock that only the test moves:
+//!
+//! * [`intacct`] — the Sage Intacct XML gateway (`getAPISession` with Web
+//!   Services sender credentials and a company user's login);
+//! * [`netsuite_tba`] — NetSuite REST web services with token-based
+//!   authentication, every request signed with OAuth 1.0a `HMAC-SHA256`;
+//! * [`oauth1`] — the RFC 5849 signature functions both sides use.
+//!
 //! # Example
 //!
 //! ```
@@ -74,7 +84,10 @@
 
 pub mod browser;
 mod hold;
+pub mod intacct;
 mod model;
+pub mod netsuite_tba;
+pub mod oauth1;
 mod server;
 
 use std::fmt;

@@ -5,7 +5,8 @@
 mod api;
 mod authorize;
 mod metadata;
-mod response;
+// `fault_response` is shared with the loopback emulations of other providers.
+pub(crate) mod response;
 mod token;
 
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -112,7 +112,7 @@ fn status_fault(code: u16) -> Response {
     json_response(status, &json!({ "error": error }))
 }
 
-pub(super) fn fault_response(fault: Fault) -> Response {
+pub(crate) fn fault_response(fault: Fault) -> Response {
     let resp = match fault {
         Fault::Status(code) => status_fault(code),
         Fault::RetryAfterHeader { status, value } => {
