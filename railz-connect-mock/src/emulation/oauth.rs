@@ -309,37 +309,40 @@ pub(super) fn token(state: &mut State, req: &RecordedRequest) -> Reply {
     if !authenticate(state, spec.client_auth, req, &params) {
         return Reply::Other(invalid_client(state));
     }
-    let result = match first(&params, "grant_type") {
+    match first(&params, "grant_type") {
         Some("authorization_code") => exchange_code(state, &params),
         Some("refresh_token") => refresh(state, &params),
-        Some(_) => Err(err(state, StatusCode::BAD_REQUEST, "unsupported_grant_type", "unsupported grant_type")),
-        None => Err(err(state, StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
-    };
-    match result {
-        Ok(value) => Reply::Token(value),
-        Err(resp) => Reply::Other(resp),
+        Some(_) => {
+            Reply::Other(err(state, StatusCode::BAD_REQUEST, "unsupported_grant_type", "unsupported grant_type"))
+        }
+        None => Reply::Other(err(state, StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
     }
 }
 
-fn exchange_code(state: &mut State, params: &[(String, String)]) -> Result<Value, Response> {
+fn exchange_code(state: &mut State, params: &[(String, String)]) -> Reply {
     let (Some(code), Some(redirect_uri)) = (first(params, "code"), first(params, "redirect_uri")) else {
-        return Err(err(state, StatusCode::BAD_REQUEST, "invalid_request", "code and redirect_uri are required"));
+        return Reply::Other(err(
+            state,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code and redirect_uri are required",
+        ));
     };
     // Single use: consumed whatever happens next.
     let Some(record) = state.codes.remove(code) else {
-        return Err(invalid_grant(state, "unknown or already used authorization code"));
+        return Reply::Other(invalid_grant(state, "unknown or already used authorization code"));
     };
     if state.now >= record.issued_at + state.spec.code_ttl {
-        return Err(invalid_grant(state, "authorization code expired"));
+        return Reply::Other(invalid_grant(state, "authorization code expired"));
     }
     if record.redirect_uri != redirect_uri {
-        return Err(invalid_grant(state, "redirect_uri does not match the authorization request"));
+        return Reply::Other(invalid_grant(state, "redirect_uri does not match the authorization request"));
     }
     if let Some((challenge, method)) = &record.challenge {
         match first(params, "code_verifier") {
             Some(verifier) if pkce_verify(verifier, challenge, method) => {}
-            Some(_) => return Err(invalid_grant(state, "PKCE verification failed")),
-            None => return Err(invalid_grant(state, "code_verifier is required")),
+            Some(_) => return Reply::Other(invalid_grant(state, "PKCE verification failed")),
+            None => return Reply::Other(invalid_grant(state, "code_verifier is required")),
         }
     }
     let grant = state.grants.len();
@@ -352,19 +355,19 @@ fn exchange_code(state: &mut State, params: &[(String, String)]) -> Result<Value
         granted_at: state.now_secs(),
         auth_event_id: uuid_from(&random_token()),
     });
-    Ok(state.issue(grant, None))
+    Reply::Token(state.issue(grant, None))
 }
 
-fn refresh(state: &mut State, params: &[(String, String)]) -> Result<Value, Response> {
+fn refresh(state: &mut State, params: &[(String, String)]) -> Reply {
     let Some(token) = first(params, "refresh_token") else {
-        return Err(err(state, StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required"));
+        return Reply::Other(err(state, StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required"));
     };
     let grant = match state.refresh.get(token) {
         Some(record) if state.refresh_usable(record) => record.grant,
-        Some(_) => return Err(invalid_grant(state, "refresh token expired, revoked or already used")),
-        None => return Err(invalid_grant(state, "unknown refresh token")),
+        Some(_) => return Reply::Other(invalid_grant(state, "refresh token expired, revoked or already used")),
+        None => return Reply::Other(invalid_grant(state, "unknown refresh token")),
     };
-    Ok(state.issue(grant, Some(token)))
+    Reply::Token(state.issue(grant, Some(token)))
 }
 
 // ---------------------------------------------------------------------------
