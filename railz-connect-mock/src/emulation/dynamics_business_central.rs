@@ -68,7 +68,7 @@ fn token_fields(ctx: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     }
 }
 
-/// `GET /environments/v1.1` [M5]; companies [M3][M6].
+/// `GET /environments/v1.1` \[M5\]; companies \[M3\]\[M6\].
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     if req.path == "/environments/v1.1" {
         return Some(EmulatedEndpoint::Tenants);

@@ -14,7 +14,7 @@ use super::http::{json_response, method_not_allowed, text_response};
 use super::{EmulatedEndpoint, Role};
 use crate::RecordedRequest;
 
-/// UNCONFIRMED value of `refresh_token_expires_in` [A3][A7]: 20 years.
+/// UNCONFIRMED value of `refresh_token_expires_in` \[A3\]\[A7\]: 20 years.
 const REFRESH_TTL_SECS: u64 = 631_152_000;
 
 pub(super) static SPEC: Spec = Spec {
@@ -64,7 +64,7 @@ fn token_fields(_: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     }
 }
 
-/// `GET /v2/company` [A4] (Verify; FreeAgent has no tenant listing).
+/// `GET /v2/company` \[A4\] (Verify; FreeAgent has no tenant listing).
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     (req.path == "/v2/company").then_some(EmulatedEndpoint::Verify)
 }

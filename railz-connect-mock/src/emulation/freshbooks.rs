@@ -64,7 +64,7 @@ fn token_fields(ctx: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     map.insert("created_at".into(), json!(ctx.now));
 }
 
-/// Tenants: `GET /auth/api/v1/users/me` [F6]. Verify: the accounting
+/// Tenants: `GET /auth/api/v1/users/me` \[F6\]. Verify: the accounting
 /// "system" of the account, `GET /accounting/account/{account_id}/systems/systems/{business_id}`
 /// (freshbooks.com/api/systems, scope `user:business:read`; the path with
 /// an id is 3p), whose `name` is the business name.

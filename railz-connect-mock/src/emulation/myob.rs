@@ -61,7 +61,7 @@ fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
 
 fn no_token_fields(_: &TokenCtx<'_>, _: &mut serde_json::Map<String, Value>) {}
 
-/// `GET /accountright/{businessId}/Company` (Corrections "MYOB") [Y7].
+/// `GET /accountright/{businessId}/Company` (Corrections "MYOB") \[Y7\].
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     match segments_after(&req.path, "/accountright")?.as_slice() {
         [_, "Company"] => Some(EmulatedEndpoint::Verify),

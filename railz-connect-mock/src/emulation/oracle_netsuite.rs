@@ -64,7 +64,7 @@ pub(super) static SPEC: Spec = Spec {
     api,
 };
 
-/// `role`, `entity`, `company` [N7]: Administrator role id 3, an employee
+/// `role`, `entity`, `company` \[N7\]: Administrator role id 3, an employee
 /// id, and the account id (the first tenant).
 fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
     let Some(t) = ctx.tenants.first() else {
@@ -75,7 +75,7 @@ fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
 
 fn no_token_fields(_: &TokenCtx<'_>, _: &mut Map<String, Value>) {}
 
-/// `GET /services/rest/record/v1/metadata-catalog` [N11].
+/// `GET /services/rest/record/v1/metadata-catalog` \[N11\].
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     matches!(
         req.path.as_str(),

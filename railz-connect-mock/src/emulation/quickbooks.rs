@@ -14,7 +14,7 @@ use super::engine::{
 use super::http::{json_response, method_not_allowed, not_found, text_response};
 use crate::RecordedRequest;
 
-/// `x_refresh_token_expires_in` [Q2]: about 101 days.
+/// `x_refresh_token_expires_in` \[Q2\]: about 101 days.
 const REFRESH_TTL_SECS: u64 = 8_726_400;
 
 pub(super) static SPEC: Spec = Spec {
@@ -63,7 +63,7 @@ pub(super) static SPEC: Spec = Spec {
     api,
 };
 
-/// `realmId` [Q3].
+/// `realmId` \[Q3\].
 fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
     ctx.tenants.first().map(|t| vec![("realmId", t.id.clone())]).unwrap_or_default()
 }
@@ -73,7 +73,7 @@ fn token_fields(_: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     map.insert("x_refresh_token_expires_in".into(), json!(REFRESH_TTL_SECS));
 }
 
-/// `GET /v3/company/{realmId}/companyinfo/{realmId}` [Q8], Corrections.
+/// `GET /v3/company/{realmId}/companyinfo/{realmId}` \[Q8\], Corrections.
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     match segments_after(&req.path, "/v3/company")?.as_slice() {
         [_, "companyinfo", _] => Some(EmulatedEndpoint::Verify),

@@ -14,7 +14,7 @@ use super::http::{json_response, method_not_allowed, not_found};
 use super::{EmulatedEndpoint, EmulatedTenant, Role};
 use crate::RecordedRequest;
 
-/// `refresh_token_expires_in` [S2]: 31 days.
+/// `refresh_token_expires_in` \[S2\]: 31 days.
 const REFRESH_TTL_SECS: u64 = 2_678_400;
 
 pub(super) static SPEC: Spec = Spec {
@@ -54,7 +54,7 @@ pub(super) static SPEC: Spec = Spec {
     api,
 };
 
-/// `country` [S3]: the requested one upper-cased, else GB (case UNCONFIRMED).
+/// `country` \[S3\]: the requested one upper-cased, else GB (case UNCONFIRMED).
 fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
     let country = first(ctx.query, "country").map(str::to_ascii_uppercase).unwrap_or_else(|| "GB".to_owned());
     vec![("country", country)]
@@ -68,7 +68,7 @@ fn token_fields(ctx: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     }
 }
 
-/// `GET /v3.1/businesses` [S5] and `GET /v3.1/businesses/{id}` [S2].
+/// `GET /v3.1/businesses` \[S5\] and `GET /v3.1/businesses/{id}` \[S2\].
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     match segments_after(&req.path, "/v3.1/businesses")?.as_slice() {
         [] => Some(EmulatedEndpoint::Tenants),

@@ -74,7 +74,7 @@ fn asks_business(query: &str) -> bool {
     compact.contains("business(")
 }
 
-/// `POST /graphql/public` [W6][W7]: `business(id: …)` is Verify, anything
+/// `POST /graphql/public` \[W6\]\[W7\]: `business(id: …)` is Verify, anything
 /// else (`businesses`, `user`) Tenants.
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     if req.path != GRAPHQL {

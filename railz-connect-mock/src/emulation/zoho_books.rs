@@ -61,18 +61,18 @@ pub(super) static SPEC: Spec = Spec {
     api,
 };
 
-/// `location` and `accounts-server` [Z2]; the base URL stands for
+/// `location` and `accounts-server` \[Z2\]; the base URL stands for
 /// https://accounts.zoho.eu.
 fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
     vec![("location", "eu".to_owned()), ("accounts-server", ctx.base.to_owned())]
 }
 
-/// `api_domain` [Z2][Z4].
+/// `api_domain` \[Z2\]\[Z4\].
 fn token_fields(ctx: &TokenCtx<'_>, map: &mut Map<String, Value>) {
     map.insert("api_domain".into(), json!(ctx.base));
 }
 
-/// `GET /books/v3/organizations` and `/books/v3/organizations/{id}` [Z5].
+/// `GET /books/v3/organizations` and `/books/v3/organizations/{id}` \[Z5\].
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     match segments_after(&req.path, "/books/v3/organizations")?.as_slice() {
         [] => Some(EmulatedEndpoint::Tenants),
