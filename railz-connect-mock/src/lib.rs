@@ -20,6 +20,11 @@
 //! authorization request) simulate denied access, missing permissions,
 //! invalid credentials and empty books.
 //!
+//! [`emulation`] plays real providers instead (QuickBooks, Xero, Sage, …):
+//! their OAuth 2.0 paths, client authentication, PKCE rules, callbacks,
+//! token shapes, rotation and admin-role signals, plus their tenant and
+//! verify calls, one provider per [`emulation::Emulation`].
+//!
 //! [`browser::Browser`] plays the user's browser: it follows the redirects
 //! of an authorization request, keeping cookies, and hands back the app's
 //! callback URL.
@@ -83,6 +88,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod emulation;
 mod hold;
 pub mod intacct;
 mod model;
