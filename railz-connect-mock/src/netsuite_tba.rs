@@ -187,6 +187,7 @@ struct TbaState {
     company_name: String,
     now: i64,
     revoked: bool,
+    restricted: bool,
     used_nonces: HashSet<(String, String, i64)>,
     faults: VecDeque<Fault>,
     calls: usize,
@@ -229,6 +230,7 @@ impl NetsuiteTba {
             company_name: "Railz Demo NetSuite Co.".to_owned(),
             now: START_UNIX,
             revoked: false,
+            restricted: false,
             used_nonces: HashSet::new(),
             faults: VecDeque::new(),
             calls: 0,
@@ -282,6 +284,12 @@ impl NetsuiteTba {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
         let mut state = lock(&self.shared);
         state.now = state.now.saturating_add(secs);
+    }
+
+    /// Whether the token's role lacks the permissions the REST web services need: signed
+    /// requests then pass authentication and answer `403` `INSUFFICIENT_PERMISSION`.
+    pub fn set_restricted(&self, restricted: bool) {
+        lock(&self.shared).restricted = restricted;
     }
 
     /// Revokes the access token (as a NetSuite administrator would): every
@@ -474,6 +482,14 @@ fn authenticate(
 
 fn route(state: &TbaState, method: &Method, path: &str) -> Response {
     let known = path == METADATA_CATALOG_PATH || path.starts_with(SUBSIDIARY_PREFIX);
+    if known && state.restricted {
+        return netsuite_error(
+            StatusCode::FORBIDDEN,
+            "15.5.4",
+            "Permission Violation: The role does not have the REST Web Services permission.",
+            "INSUFFICIENT_PERMISSION",
+        );
+    }
     if known && method != Method::GET {
         return netsuite_error(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -72,7 +72,6 @@ impl Element {
     fn parse(xml: &[u8]) -> Result<Self, ProviderError> {
         let bad = |e: String| ProviderError::InvalidResponse(format!("the gateway's XML: {e}"));
         let mut reader = quick_xml::Reader::from_reader(xml);
-        reader.config_mut().trim_text(true);
         let mut stack = vec![Element::default()];
         let mut buf = Vec::new();
         loop {
@@ -121,7 +120,7 @@ impl Element {
     }
 
     fn text_at(&self, path: &[&str]) -> Option<&str> {
-        self.path(path).map(|e| e.text.as_str())
+        self.path(path).map(|e| e.text.trim())
     }
 
     /// The first `errormessage/error` under this element, as "errorno: description
@@ -212,15 +211,18 @@ impl SageIntacct {
                 Some(&format!("the gateway refused the app's sender credentials ({})", described())),
             ));
         }
-        if failed(&["operation", "authentication", "status"]) {
+        let authentication = failed(&["operation", "authentication", "status"]);
+        if authentication || failed(&["operation", "result", "status"]) {
             let text = described();
+            // A user without the permission (a restricted role) is refused by name.
             if text.to_ascii_lowercase().contains("permission") {
                 return Err(ProviderError::InsufficientRole(text));
             }
-            return Err(ProviderError::CredentialsRefused(text));
-        }
-        if failed(&["operation", "result", "status"]) {
-            return Err(ProviderError::InvalidResponse(described()));
+            return Err(if authentication {
+                ProviderError::CredentialsRefused(text)
+            } else {
+                ProviderError::InvalidResponse(text)
+            });
         }
         Ok(root)
     }

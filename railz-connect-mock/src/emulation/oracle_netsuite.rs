@@ -75,11 +75,14 @@ fn callback(ctx: &CallbackCtx<'_>) -> Vec<(&'static str, String)> {
 
 fn no_token_fields(_: &TokenCtx<'_>, _: &mut Map<String, Value>) {}
 
-/// `GET /services/rest/record/v1/metadata-catalog` \[N11\].
+/// The root subsidiary's record: the account's company \[N11\].
+const SUBSIDIARY: &str = "/services/rest/record/v1/subsidiary/1";
+
+/// `GET /services/rest/record/v1/metadata-catalog` \[N11\] and `GET {SUBSIDIARY}`.
 fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     matches!(
         req.path.as_str(),
-        "/services/rest/record/v1/metadata-catalog" | "/services/rest/record/v1/metadata-catalog/"
+        "/services/rest/record/v1/metadata-catalog" | "/services/rest/record/v1/metadata-catalog/" | SUBSIDIARY
     )
     .then_some(EmulatedEndpoint::Verify)
 }
@@ -87,6 +90,19 @@ fn route(req: &RecordedRequest) -> Option<EmulatedEndpoint> {
 fn api(ctx: &ApiCtx<'_>, _: EmulatedEndpoint, req: &RecordedRequest) -> Response {
     if req.method != "GET" {
         return method_not_allowed();
+    }
+    if req.path == SUBSIDIARY {
+        // The root subsidiary's name is the company's (as the TBA emulation answers it).
+        let Some(t) = first_tenant(ctx.grant) else {
+            return json_response(StatusCode::NOT_FOUND, &json!({ "title": "Not Found", "status": 404 }));
+        };
+        return json_response(
+            StatusCode::OK,
+            &json!({
+                "links": [{ "rel": "self", "href": format!("{}{SUBSIDIARY}", ctx.base) }],
+                "id": "1", "name": t.name, "legalName": t.name, "fullName": t.name,
+            }),
+        );
     }
     let href = |record: &str| format!("{}/services/rest/record/v1/metadata-catalog/{record}", ctx.base);
     let items: Vec<Value> = ["account", "customer", "invoice", "subsidiary"]
