@@ -467,7 +467,12 @@ pub(crate) fn oauth2_definition(
         core = core.with_error_alias(alias, OAuthErrorCode::parse(means));
     }
     if let Some(issuer) = &oauth.issuer {
-        core = core.with_issuer(issuer.clone(), IssuerParam::Optional);
+        // Moved like every endpoint: an emulation or staging server is its own issuer.
+        let issuer = match (Url::parse(issuer), &placement.base) {
+            (Ok(url), Some(_)) => placement.place(url).as_str().trim_end_matches('/').to_owned(),
+            _ => issuer.clone(),
+        };
+        core = core.with_issuer(issuer, IssuerParam::Optional);
     }
     Ok(core)
 }
