@@ -487,3 +487,94 @@ pub(crate) fn oauth2_provider(
     let quirks = CatalogQuirks::new(definition, client.client_id.clone(), placement);
     Ok(OAuth2Provider::new(core, client, quirks))
 }
+
+#[cfg(test)]
+mod tests {
+    use railz_connect_core::http::HttpClient;
+    use railz_connect_core::provider::{CodeExchange, Provider};
+    use railz_connect_core::secret::{AuthorizationCode, ClientSecret, PkceVerifier};
+
+    use super::*;
+    use crate::Catalog;
+
+    fn definition(service: &str) -> Arc<ServiceDefinition> {
+        Catalog::builtin().unwrap().get_arc(&service.parse().unwrap()).unwrap()
+    }
+
+    fn quirks(service: &str, placement: Placement) -> CatalogQuirks {
+        CatalogQuirks::new(definition(service), "client".into(), placement)
+    }
+
+    #[tokio::test]
+    async fn a_callback_cannot_send_the_code_to_another_host() {
+        let client = ClientRegistration::new("client", ClientSecret::new("secret"));
+        let zoho = oauth2_provider(definition("zohoBooks"), client, Placement::default()).unwrap();
+        let http = HttpClient::new().unwrap();
+        let cx = CallContext::new(&http, railz_connect_core::time::OffsetDateTime::now_utc());
+        let (code, verifier) = (AuthorizationCode::new("c"), PkceVerifier::new("v".repeat(43)));
+        let redirect = Url::parse("https://app.example/callback").unwrap();
+        let inputs = Inputs::new().with_input("dataCenter", "accounts.zoho.eu");
+        for origin in ["https://evil.example", "http://accounts.zoho.eu", "https://accounts.zoho.eu.evil.example"] {
+            let params: BTreeMap<String, String> = [("accounts-server".to_owned(), origin.to_owned())].into();
+            let exchange =
+                CodeExchange::new(&code, &redirect, &verifier).with_inputs(&inputs).with_callback_params(&params);
+            let e = zoho.exchange_code(&cx, &exchange).await.expect_err("refused before any request");
+            assert!(matches!(e, ProviderError::EndpointNotAllowed(_)), "{origin}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_response_cannot_send_the_token_to_another_host() {
+        let zoho = quirks("zohoBooks", Placement::default());
+        let at = |domain: &str| zoho.api_base(&[("api_domain".to_owned(), domain.to_owned())].into());
+        assert_eq!(at("https://www.zohoapis.eu").unwrap().host_str(), Some("www.zohoapis.eu"));
+        for refused in ["https://evil.example", "http://www.zohoapis.eu", "https://www.zohoapis.eu.evil.example"] {
+            assert!(matches!(at(refused), Err(ProviderError::EndpointNotAllowed(_))), "{refused}");
+        }
+        // Moved onto a base URL, the token's domain changes nothing.
+        let base = Url::parse("http://127.0.0.1:9/").unwrap();
+        let moved = quirks("zohoBooks", Placement { base: Some(base), sandbox: false });
+        let url = moved.api_base(&[("api_domain".to_owned(), "https://evil.example".to_owned())].into()).unwrap();
+        assert_eq!(url.host_str(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn input_hosts_and_the_base_url_override() {
+        let netsuite = quirks("oracleNetsuite", Placement::default());
+        let core = oauth2_definition(netsuite.definition(), &Placement::default()).unwrap();
+        let endpoints = netsuite.endpoints(&core, &Inputs::new().with_input("accountId", "1234567_SB1")).unwrap();
+        assert_eq!(endpoints.authorize.host_str(), Some("1234567-sb1.app.netsuite.com"));
+        assert_eq!(endpoints.token.host_str(), Some("1234567-sb1.suitetalk.api.netsuite.com"));
+        assert!(core.allows(&endpoints.authorize) && core.allows(&endpoints.token));
+        assert!(netsuite.endpoints(&core, &Inputs::new().with_input("accountId", "evil.example/x")).is_err());
+        let base = Url::parse("http://127.0.0.1:9/emu/").unwrap();
+        let placement = Placement { base: Some(base), sandbox: false };
+        let moved = quirks("oracleNetsuite", placement.clone());
+        let core = oauth2_definition(moved.definition(), &placement).unwrap();
+        let endpoints = moved.endpoints(&core, &Inputs::new().with_input("accountId", "1234567_SB1")).unwrap();
+        assert_eq!(endpoints.token.as_str(), "http://127.0.0.1:9/emu/services/rest/auth/oauth2/v1/token");
+        assert!(core.allows(&endpoints.token));
+    }
+
+    #[test]
+    fn sandbox_endpoints_where_the_definition_has_them() {
+        let api = |sandbox| quirks("quickbooks", Placement { base: None, sandbox }).api_base(&BTreeMap::new());
+        assert_eq!(api(false).unwrap().host_str(), Some("quickbooks.api.intuit.com"));
+        assert_eq!(api(true).unwrap().host_str(), Some("sandbox-quickbooks.api.intuit.com"));
+        let freeagent = quirks("freeagent", Placement { base: None, sandbox: true });
+        let core = oauth2_definition(freeagent.definition(), &Placement { base: None, sandbox: true }).unwrap();
+        let endpoints = freeagent.endpoints(&core, &Inputs::new()).unwrap();
+        assert_eq!(endpoints.token.host_str(), Some("api.sandbox.freeagent.com"));
+        assert!(core.allows(&endpoints.token));
+    }
+
+    #[test]
+    fn callback_refusals_read_from_the_definition() {
+        let myob = quirks("myob", Placement::default());
+        let reason = |e: &str, d: Option<&str>| myob.callback_error_reason(e, d);
+        assert_eq!(reason("access_denied", Some("Only a company file Admin can approve")), ReasonCode::InsufficientPermission);
+        assert_eq!(reason("access_denied", Some("The user denied access")), ReasonCode::AccessDenied);
+        assert_eq!(reason("access_denied", None), ReasonCode::AccessDenied);
+        assert_eq!(reason("server_error", Some("admin")), ReasonCode::ProviderUnavailable);
+    }
+}

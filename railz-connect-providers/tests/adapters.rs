@@ -284,3 +284,27 @@ async fn oracle_netsuite_tba() {
     conformance::run_credentials(&tba, definition, config).await;
     tba.0.shutdown().await;
 }
+
+/// Zoho answers a dead refresh token with HTTP 200 and `{"error":"invalid_code"}`: read as
+/// `invalid_grant` (the definition's error alias), so the connection is marked invalid, not
+/// retried as a malformed answer.
+#[tokio::test]
+async fn zoho_invalid_code_on_200_is_invalid_grant() {
+    use railz_connect_core::{Completion, ConnectionStatus};
+    let emulated =
+        Emulated { emulation: Emulation::start(Service::ZohoBooks).await.unwrap(), advanced: Mutex::new(0) };
+    emulated.set_tenants(&TENANTS[..1]);
+    let catalog = Catalog::builtin().unwrap();
+    let definition = catalog.get(&"zohoBooks".parse().unwrap()).unwrap();
+    let kit = conformance::Kit::new(&emulated, definition, ServiceConfig::new(emulated.client().unwrap()));
+    let (_, _, completion) = kit.authorize().await;
+    let Completion::Connected { connection, .. } = completion else { panic!("{completion:?}") };
+    emulated.emulation.fail_next(
+        EmulatedEndpoint::Token,
+        Fault::ErrorBody { status: 200, error: "invalid_code".into(), description: None },
+    );
+    let e = kit.connect.refresh(&connection.id).await.expect_err("a dead refresh token");
+    assert!(!e.is_retryable(), "{e}");
+    assert_eq!(kit.connect.connection(&connection.id).await.unwrap().status, ConnectionStatus::Invalid);
+    emulated.emulation.shutdown().await;
+}
