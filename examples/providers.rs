@@ -73,7 +73,14 @@ fn main() -> Result<(), AnyError> {
         };
         let modes = definition.auth_modes();
         if modes.is_empty() {
-            rows.push([name.to_string(), definition.display_name().into(), enabled.clone(), "-".into(), "-".into(), "-".into()]);
+            rows.push([
+                name.to_string(),
+                definition.display_name().into(),
+                enabled.clone(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]);
         }
         for (i, mode) in modes.iter().enumerate() {
             let inputs = definition.inputs(*mode).iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");

@@ -102,7 +102,8 @@ async fn netsuite_tba_signs_every_request_and_logs_no_secret() {
     let netsuite = NetsuiteTba::start().await.unwrap();
     let clock = Arc::new(ManualClock::new(OffsetDateTime::from_unix_timestamp(netsuite.now()).unwrap()));
     let service: ServiceName = "oracleNetsuite".parse().unwrap();
-    let config = ServiceConfig::without_client().with_auth_mode(AuthMode::Credentials).with_base_url(netsuite.base_url());
+    let config =
+        ServiceConfig::without_client().with_auth_mode(AuthMode::Credentials).with_base_url(netsuite.base_url());
     let connect = connect_for(&service, config, &clock);
     let c = netsuite.credentials();
     let inputs = Inputs::new()

@@ -97,7 +97,8 @@ impl CatalogQuirks {
     /// a kept parameter names (Zoho's `api_domain`) when that origin is allowed, then placed.
     pub(crate) fn api_base(&self, params: &BTreeMap<String, String>) -> Result<Url, ProviderError> {
         let api = self.definition.api.as_ref().ok_or(ProviderError::Unsupported("API calls"))?;
-        let sandbox = self.definition.oauth2.as_ref().and_then(|o| o.sandbox.as_ref()).and_then(|s| s.api_base_url.as_ref());
+        let sandbox =
+            self.definition.oauth2.as_ref().and_then(|o| o.sandbox.as_ref()).and_then(|s| s.api_base_url.as_ref());
         let configured = match sandbox {
             Some(url) if self.placement.sandbox => url,
             _ => &api.base_url,
@@ -147,10 +148,8 @@ impl CatalogQuirks {
     ) -> Result<http::Request<Vec<u8>>, ProviderError> {
         let url = self.api_url(&request.url, tokens, tenant)?;
         let method = request.method.as_deref().unwrap_or("GET");
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(url.as_str())
-            .header(http::header::ACCEPT, "application/json");
+        let mut builder =
+            http::Request::builder().method(method).uri(url.as_str()).header(http::header::ACCEPT, "application/json");
         let body = match &request.json {
             Some(json) => {
                 let tenant = tenant.map(|t| serde_json::to_string(t.as_str())).transpose().map_err(invalid)?;
@@ -219,9 +218,8 @@ impl CatalogQuirks {
     }
 
     fn endpoint(&self, template: &str, inputs: &Inputs) -> Result<Url, ProviderError> {
-        let url = template::expand(template, &|name| inputs.get(name).map(str::to_owned)).map_err(|e| {
-            ProviderError::InvalidInput { name: "endpoint".into(), reason: e }
-        })?;
+        let url = template::expand(template, &|name| inputs.get(name).map(str::to_owned))
+            .map_err(|e| ProviderError::InvalidInput { name: "endpoint".into(), reason: e })?;
         Ok(self.placement.place(url))
     }
 
@@ -233,7 +231,9 @@ impl CatalogQuirks {
         let tenants = self.definition.tenants.as_ref().ok_or(ProviderError::Unsupported("tenants"))?;
         match tenants.source {
             RawTenantSource::Hooks => match self.definition.hooks {
-                Some(Hooks::DynamicsBusinessCentral) => crate::dynamics_business_central::tenants(self, cx, tokens).await,
+                Some(Hooks::DynamicsBusinessCentral) => {
+                    crate::dynamics_business_central::tenants(self, cx, tokens).await
+                }
                 _ => Err(ProviderError::Unsupported("tenant listing hooks")),
             },
             RawTenantSource::Callback => {
@@ -572,7 +572,10 @@ mod tests {
     fn callback_refusals_read_from_the_definition() {
         let myob = quirks("myob", Placement::default());
         let reason = |e: &str, d: Option<&str>| myob.callback_error_reason(e, d);
-        assert_eq!(reason("access_denied", Some("Only a company file Admin can approve")), ReasonCode::InsufficientPermission);
+        assert_eq!(
+            reason("access_denied", Some("Only a company file Admin can approve")),
+            ReasonCode::InsufficientPermission
+        );
         assert_eq!(reason("access_denied", Some("The user denied access")), ReasonCode::AccessDenied);
         assert_eq!(reason("access_denied", None), ReasonCode::AccessDenied);
         assert_eq!(reason("server_error", Some("admin")), ReasonCode::ProviderUnavailable);

@@ -272,7 +272,10 @@ impl ProvidersConfig {
                 Some("oauth2") => Some(AuthMode::OAuth2),
                 Some("credentials") => Some(AuthMode::Credentials),
                 Some(_) => {
-                    return Err(ConfigError::Invalid { variable: auth_var, reason: "is `oauth2` or `credentials`".into() });
+                    return Err(ConfigError::Invalid {
+                        variable: auth_var,
+                        reason: "is `oauth2` or `credentials`".into(),
+                    });
                 }
             };
             let mut service_config = match read(format!("{prefix}_CLIENT_ID"))? {
@@ -301,7 +304,10 @@ impl ProvidersConfig {
                 None | Some("production") => {}
                 Some("sandbox") => service_config = service_config.with_environment(Environment::Sandbox),
                 Some(_) => {
-                    return Err(ConfigError::Invalid { variable: env_var, reason: "is `production` or `sandbox`".into() });
+                    return Err(ConfigError::Invalid {
+                        variable: env_var,
+                        reason: "is `production` or `sandbox`".into(),
+                    });
                 }
             }
             config.services.insert(service, service_config);
@@ -350,9 +356,8 @@ fn provider(definition: Arc<ServiceDefinition>, config: &ServiceConfig) -> Resul
         return Err(ConfigError::NoSuchMode { service, mode });
     }
     let prefix = env_prefix(service.as_str());
-    let client = || {
-        config.client.clone().ok_or_else(|| ConfigError::Missing { variable: format!("{prefix}_CLIENT_ID") })
-    };
+    let client =
+        || config.client.clone().ok_or_else(|| ConfigError::Missing { variable: format!("{prefix}_CLIENT_ID") });
     let invalid = |reason: String| ConfigError::Invalid { variable: format!("{prefix}_CLIENT_ID"), reason };
     let placement = config.placement();
     Ok(match (mode, definition.hooks) {

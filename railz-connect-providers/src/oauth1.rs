@@ -107,13 +107,8 @@ mod tests {
     fn header_shape_and_determinism() {
         let url = Url::parse("https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/record/v1/metadata-catalog")
             .unwrap();
-        let keys = Keys {
-            realm: "1234567_SB1",
-            consumer_key: "ck",
-            consumer_secret: "cs&",
-            token: "tk",
-            token_secret: "ts",
-        };
+        let keys =
+            Keys { realm: "1234567_SB1", consumer_key: "ck", consumer_secret: "cs&", token: "tk", token_secret: "ts" };
         let a = authorization("GET", &url, &[], &keys, 1_800_000_000, "n0nce");
         assert_eq!(a, authorization("GET", &url, &[], &keys, 1_800_000_000, "n0nce"));
         assert_ne!(a, authorization("GET", &url, &[], &keys, 1_800_000_001, "n0nce"));

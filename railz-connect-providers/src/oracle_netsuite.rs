@@ -151,11 +151,8 @@ impl Provider for NetsuiteTba {
             .headers()
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
-        let body: Vec<(String, String)> = if form {
-            url::form_urlencoded::parse(request.body()).into_owned().collect()
-        } else {
-            Vec::new()
-        };
+        let body: Vec<(String, String)> =
+            if form { url::form_urlencoded::parse(request.body()).into_owned().collect() } else { Vec::new() };
         let keys = oauth1::Keys {
             realm: account,
             consumer_key: field(secret, "consumerKey")?,
@@ -165,14 +162,8 @@ impl Provider for NetsuiteTba {
         };
         let nonce: String =
             rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(20).map(char::from).collect();
-        let header = oauth1::authorization(
-            request.method().as_str(),
-            &url,
-            &body,
-            &keys,
-            cx.now.unix_timestamp(),
-            &nonce,
-        );
+        let header =
+            oauth1::authorization(request.method().as_str(), &url, &body, &keys, cx.now.unix_timestamp(), &nonce);
         let mut value =
             http::HeaderValue::try_from(header).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
         value.set_sensitive(true);

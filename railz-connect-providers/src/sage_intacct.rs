@@ -253,9 +253,9 @@ impl SageIntacct {
             }
             endpoint
         };
-        let timeout = root
-            .text_at(&["operation", "authentication", "sessiontimeout"])
-            .and_then(|t| OffsetDateTime::parse(t.trim(), &time::format_description::well_known::Iso8601::DEFAULT).ok());
+        let timeout = root.text_at(&["operation", "authentication", "sessiontimeout"]).and_then(|t| {
+            OffsetDateTime::parse(t.trim(), &time::format_description::well_known::Iso8601::DEFAULT).ok()
+        });
         Ok((session, endpoint, timeout, root))
     }
 
@@ -304,9 +304,7 @@ impl Provider for SageIntacct {
 
     async fn connect(&self, cx: &CallContext<'_>, inputs: &Inputs) -> Result<Credentials, ProviderError> {
         let required = |n: &str| {
-            inputs
-                .get(n)
-                .ok_or_else(|| ProviderError::InvalidInput { name: n.into(), reason: "is required".into() })
+            inputs.get(n).ok_or_else(|| ProviderError::InvalidInput { name: n.into(), reason: "is required".into() })
         };
         let mut secret = SecretCredentials::new(cx.now)
             .with_param(COMPANY, required(COMPANY)?)
@@ -369,9 +367,7 @@ impl Provider for SageIntacct {
         *request.body_mut() = body.as_bytes().to_vec();
         *request.uri_mut() = endpoint.parse().map_err(|_| ProviderError::InvalidRequest("endpoint".into()))?;
         *request.method_mut() = http::Method::POST;
-        request
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
+        request.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
         Ok(())
     }
 }

@@ -291,8 +291,7 @@ async fn oracle_netsuite_tba() {
 #[tokio::test]
 async fn zoho_invalid_code_on_200_is_invalid_grant() {
     use railz_connect_core::{Completion, ConnectionStatus};
-    let emulated =
-        Emulated { emulation: Emulation::start(Service::ZohoBooks).await.unwrap(), advanced: Mutex::new(0) };
+    let emulated = Emulated { emulation: Emulation::start(Service::ZohoBooks).await.unwrap(), advanced: Mutex::new(0) };
     emulated.set_tenants(&TENANTS[..1]);
     let catalog = Catalog::builtin().unwrap();
     let definition = catalog.get(&"zohoBooks".parse().unwrap()).unwrap();

@@ -78,7 +78,7 @@ async fn an_app_catalog_file_adds_a_working_provider() {
     .unwrap();
     let service: ServiceName = "acmeLedger".parse().unwrap();
     let registry = registry_with(&catalog, &config).unwrap();
-    assert_eq!(registry.service_names().cloned().collect::<Vec<_>>(), [service.clone()]);
+    assert_eq!(registry.service_names().collect::<Vec<_>>(), [&service]);
 
     let clock = Arc::new(ManualClock::new(railz_connect_core::time::OffsetDateTime::now_utc()));
     let widget = WidgetId::new("app").unwrap();
@@ -110,8 +110,7 @@ async fn an_app_catalog_file_adds_a_working_provider() {
     let completion = connect.complete(&Callback::from_url(&callback).unwrap()).await.unwrap();
     let Completion::ChooseTenant { ticket, tenants, .. } = completion else { panic!("{completion:?}") };
     assert_eq!(tenants.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Acme One", "Acme Two"]);
-    let Completion::Connected { connection, .. } = connect.choose_tenant(&ticket, &tenants[1].id).await.unwrap()
-    else {
+    let Completion::Connected { connection, .. } = connect.choose_tenant(&ticket, &tenants[1].id).await.unwrap() else {
         panic!("not connected")
     };
     let token_request = mock.requests(Endpoint::Token).pop().unwrap();

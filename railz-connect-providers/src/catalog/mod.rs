@@ -186,8 +186,8 @@ impl ServiceDefinition {
 
     /// Parses and validates one definition file's text; `file` names it in errors.
     pub fn from_toml(file: &str, text: &str) -> Result<Self, CatalogError> {
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|e| CatalogError::new(file, "", e.message().to_owned()))?;
+        let deserializer =
+            toml::Deserializer::parse(text).map_err(|e| CatalogError::new(file, "", e.message().to_owned()))?;
         let raw: RawDefinition = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let field = e.path().to_string();
             CatalogError::new(file, if field == "." { String::new() } else { field }, e.inner().message().to_owned())
@@ -252,12 +252,12 @@ fn validate(file: &str, raw: RawDefinition) -> Result<ServiceDefinition, Catalog
         return Err(err("hooks", "credentials need hooks that open them (`netsuiteTba`, `sageIntacct`)".into()));
     }
     definition.modes = match default {
-        RawAuth::Oauth2 => std::iter::once(AuthMode::OAuth2)
-            .chain(raw.credentials.as_ref().map(|_| AuthMode::Credentials))
-            .collect(),
-        RawAuth::Credentials => std::iter::once(AuthMode::Credentials)
-            .chain(raw.oauth2.as_ref().map(|_| AuthMode::OAuth2))
-            .collect(),
+        RawAuth::Oauth2 => {
+            std::iter::once(AuthMode::OAuth2).chain(raw.credentials.as_ref().map(|_| AuthMode::Credentials)).collect()
+        }
+        RawAuth::Credentials => {
+            std::iter::once(AuthMode::Credentials).chain(raw.oauth2.as_ref().map(|_| AuthMode::OAuth2)).collect()
+        }
     };
     definition.inputs = inputs(file, "inputs", &raw.inputs)?;
     if let Some(credentials) = &raw.credentials {
@@ -272,12 +272,14 @@ fn validate(file: &str, raw: RawDefinition) -> Result<ServiceDefinition, Catalog
     }
     if let Some(api) = &raw.api {
         check_url(file, "api.base_url", &api.base_url, &known)?;
-        if let Some(sandbox) = raw.oauth2.as_ref().and_then(|o| o.sandbox.as_ref()).and_then(|s| s.api_base_url.as_ref())
+        if let Some(sandbox) =
+            raw.oauth2.as_ref().and_then(|o| o.sandbox.as_ref()).and_then(|s| s.api_base_url.as_ref())
         {
             check_url(file, "oauth2.sandbox.api_base_url", sandbox, &BTreeSet::new())?;
         }
         for (name, value) in &api.headers {
-            http::HeaderName::try_from(name.as_str()).map_err(|e| err(&format!("api.headers.{name}"), e.to_string()))?;
+            http::HeaderName::try_from(name.as_str())
+                .map_err(|e| err(&format!("api.headers.{name}"), e.to_string()))?;
             http::HeaderValue::try_from(value.as_str())
                 .map_err(|e| err(&format!("api.headers.{name}"), e.to_string()))?;
         }
@@ -480,7 +482,8 @@ fn check_tenants(
     let err = |field: &str, reason: &str| CatalogError::new(file, format!("tenants.{field}"), reason);
     match tenants.source {
         RawTenantSource::List => {
-            let request = tenants.request.as_ref().ok_or_else(|| err("request", "is required with source = \"list\""))?;
+            let request =
+                tenants.request.as_ref().ok_or_else(|| err("request", "is required with source = \"list\""))?;
             check_request(file, "tenants.request", request, with_api, has_api)?;
             for (field, value) in [("items", &tenants.items), ("id", &tenants.id), ("name", &tenants.name)] {
                 pointer(file, &format!("tenants.{field}"), value.as_deref().ok_or_else(|| err(field, "is required"))?)?;
@@ -493,7 +496,8 @@ fn check_tenants(
             }
         }
         RawTenantSource::Callback => {
-            let id = tenants.id_param.as_ref().ok_or_else(|| err("id_param", "is required with source = \"callback\""))?;
+            let id =
+                tenants.id_param.as_ref().ok_or_else(|| err("id_param", "is required with source = \"callback\""))?;
             if !params.contains(id) {
                 return Err(err("id_param", "names no input or callback parameter"));
             }

@@ -72,7 +72,9 @@ fn errors_name_the_file_and_the_field() {
     assert_eq!(e.field, "tenants.request", "{e}");
     let e = refused(&format!("{MINIMAL}\n[admin_refusal]\nsignal = \"callback\"\n"));
     assert_eq!(e.field, "admin_refusal.error", "{e}");
-    let e = refused(&MINIMAL.replace("[[sources]]\nfact = \"endpoints\"\nurl = \"https://developer.acme.example/oauth\"\n", ""));
+    let e = refused(
+        &MINIMAL.replace("[[sources]]\nfact = \"endpoints\"\nurl = \"https://developer.acme.example/oauth\"\n", ""),
+    );
     assert_eq!(e.field, "sources", "{e}");
     let e = refused("service = ");
     assert_eq!(e.field, "", "a syntax error names the file: {e}");

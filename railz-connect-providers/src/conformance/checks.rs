@@ -345,9 +345,10 @@ pub async fn run_credentials<E: Emulator>(emulator: &E, definition: &ServiceDefi
         .inputs()
         .iter()
         .filter(|(name, _)| {
-            definition.inputs(crate::AuthMode::Credentials).iter().any(|spec| {
-                spec.name == *name && spec.sensitivity == railz_connect_core::provider::Sensitivity::Secret
-            })
+            definition
+                .inputs(crate::AuthMode::Credentials)
+                .iter()
+                .any(|spec| spec.name == *name && spec.sensitivity == railz_connect_core::provider::Sensitivity::Secret)
         })
         .map(|(_, value)| value.to_owned())
         .collect();

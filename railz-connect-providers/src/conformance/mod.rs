@@ -84,7 +84,13 @@ pub struct KitRequest {
 
 impl KitRequest {
     /// A request.
-    pub fn new(method: String, path: String, query: Vec<(String, String)>, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+    pub fn new(
+        method: String,
+        path: String,
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Self {
         Self { method, path, query, headers, body }
     }
 
