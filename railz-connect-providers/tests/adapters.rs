@@ -197,11 +197,7 @@ impl Emulator for Intacct {
             .with_input("password", user.password)
     }
     fn wrong_inputs(&self) -> Inputs {
-        let user = self.0.user();
-        Inputs::new()
-            .with_input("companyId", user.company_id)
-            .with_input("userId", user.user_id)
-            .with_input("password", "not-the-password")
+        self.inputs().with_input("password", "not-the-password")
     }
     async fn authorize(&self, _url: &Url, _redirect_uri: &Url) -> Result<Url, String> {
         Err("Sage Intacct has no redirect".into())
@@ -262,13 +258,7 @@ impl Emulator for Tba {
             .with_input("tokenSecret", c.token_secret)
     }
     fn wrong_inputs(&self) -> Inputs {
-        let c = self.0.credentials();
-        Inputs::new()
-            .with_input("accountId", c.account_id)
-            .with_input("consumerKey", c.consumer_key)
-            .with_input("consumerSecret", c.consumer_secret)
-            .with_input("tokenId", c.token_id)
-            .with_input("tokenSecret", "not-the-token-secret")
+        self.inputs().with_input("tokenSecret", "not-the-token-secret")
     }
     async fn authorize(&self, _url: &Url, _redirect_uri: &Url) -> Result<Url, String> {
         Err("TBA has no redirect".into())
