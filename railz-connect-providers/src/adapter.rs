@@ -191,9 +191,12 @@ impl CatalogQuirks {
         cx.http.get_json(request).await
     }
 
+    /// Authorizes an API request: the token with the definition's scheme, the client-id and
+    /// fixed headers, and the tenant header for the context's tenant (unless the request
+    /// already names one).
     fn authorize(
         &self,
-        _cx: &CallContext<'_>,
+        cx: &CallContext<'_>,
         tokens: &TokenSet,
         request: &mut http::Request<Vec<u8>>,
     ) -> Result<(), ProviderError> {
@@ -212,6 +215,12 @@ impl CatalogQuirks {
             for (name, value) in &api.headers {
                 let name = http::HeaderName::try_from(name.as_str()).map_err(invalid)?;
                 headers.insert(name, http::HeaderValue::try_from(value.as_str()).map_err(invalid)?);
+            }
+            if let (Some(name), Some(tenant)) = (&api.tenant_header, cx.tenant) {
+                let name = http::HeaderName::try_from(name.as_str()).map_err(invalid)?;
+                if !headers.contains_key(&name) {
+                    headers.insert(name, http::HeaderValue::try_from(tenant.as_str()).map_err(invalid)?);
+                }
             }
         }
         Ok(())

@@ -7,7 +7,8 @@
 //! ([`crate::ServiceConfig::with_auth_mode`]).
 //!
 //! The credentials are checked when they are entered, with a signed `GET` of the verify call
-//! (`/services/rest/record/v1/metadata-catalog`). They do not expire (until the customer
+//! (the root subsidiary's record, `/services/rest/record/v1/subsidiary/1`, which names the
+//! company). They do not expire (until the customer
 //! revokes the token), so there is nothing to refresh. The secrets are sealed with the
 //! connection and never logged.
 

@@ -99,8 +99,9 @@ impl Connect {
         let connection = self.usable(id).await?;
         let credentials = self.fresh_credentials(&connection).await?;
         let provider = self.provider(&connection.service_name)?;
+        let tenant = connection.tenant.as_ref().map(|t| &t.id);
         provider
-            .authorize_request(&self.cx(), &credentials, request)
+            .authorize_request(&self.cx().with_tenant(tenant), &credentials, request)
             .map_err(|source| Error::Provider { service: connection.service_name.clone(), source })
     }
 
@@ -115,7 +116,7 @@ impl Connect {
         let provider = self.provider(&connection.service_name)?;
         let tenant = connection.tenant.as_ref().map(|t| &t.id);
         provider
-            .verify(&self.cx(), &credentials, tenant)
+            .verify(&self.cx().with_tenant(tenant), &credentials, tenant)
             .await
             .map_err(|source| Error::Provider { service: connection.service_name.clone(), source })
     }

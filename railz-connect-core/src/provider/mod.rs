@@ -290,12 +290,23 @@ pub struct CallContext<'a> {
     pub http: &'a HttpClient,
     /// Now, from the SDK's clock.
     pub now: OffsetDateTime,
+    /// The connection's tenant, when the call is made for a connection that has one (API
+    /// requests authorized with [`Provider::authorize_request`]: Xero's `xero-tenant-id`,
+    /// Sage's `X-Business`).
+    pub tenant: Option<&'a TenantId>,
 }
 
 impl<'a> CallContext<'a> {
     /// A context: the client, and now as the SDK's clock reads it.
     pub fn new(http: &'a HttpClient, now: OffsetDateTime) -> Self {
-        Self { http, now }
+        Self { http, now, tenant: None }
+    }
+
+    /// For a connection with this tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: Option<&'a TenantId>) -> Self {
+        self.tenant = tenant;
+        self
     }
 }
 

@@ -286,6 +286,30 @@ pub async fn verify<E: Emulator>(kit: &Kit<'_, E>) {
     assert_eq!(info.name, TENANTS[0].1, "{service}: the verify call names the tenant");
 }
 
+/// An app's own API request, authorized by the SDK: the token in the provider's scheme, the
+/// provider's fixed headers, and its tenant header naming the connection's tenant.
+pub async fn api_request<E: Emulator>(kit: &Kit<'_, E>) {
+    one(kit.emulator);
+    let service = kit.service();
+    let (_, _, connection) = connected(kit).await;
+    let mut request = http::Request::get(kit.emulator.base_url().as_str()).body(Vec::new()).expect("a request");
+    kit.connect.authorize_request(&connection.id, &mut request).await.expect("authorized");
+    let credentials = kit.connect.credentials(&connection.id).await.expect("credentials");
+    let token = tokens(&credentials).access_token.secret().to_owned();
+    let authorization = request.headers().get(http::header::AUTHORIZATION).expect("an Authorization header");
+    assert!(authorization.is_sensitive(), "{service}: the header is marked sensitive");
+    assert!(authorization.to_str().unwrap_or_default().ends_with(&format!(" {token}")), "{service}: the token");
+    let api = kit.definition.api.as_ref();
+    if let (Some(header), Some(tenant)) = (api.and_then(|a| a.tenant_header.as_ref()), &connection.tenant) {
+        let sent = request.headers().get(header.as_str()).and_then(|v| v.to_str().ok());
+        assert_eq!(sent, Some(tenant.id.as_str()), "{service}: `{header}` names the tenant");
+    }
+    for (name, value) in api.map(|a| &a.headers).into_iter().flatten() {
+        let sent = request.headers().get(name.as_str()).and_then(|v| v.to_str().ok());
+        assert_eq!(sent, Some(value.as_str()), "{service}: header `{name}`");
+    }
+}
+
 /// A user without the administrator or owner role: the authorization fails with
 /// `insufficientPermission`, whichever way the provider says it.
 pub async fn admin_refusal<E: Emulator>(kit: &Kit<'_, E>) {
@@ -322,6 +346,7 @@ pub async fn run_all<E: Emulator>(emulator: &E, definition: &ServiceDefinition, 
     {
         verify(&kit).await;
     }
+    api_request(&kit).await;
     if definition.admin_refusal.is_some() {
         admin_refusal(&kit).await;
     }
