@@ -94,6 +94,7 @@ pub mod intacct;
 mod model;
 pub mod netsuite_tba;
 pub mod oauth1;
+mod serve;
 mod server;
 
 use std::fmt;
@@ -101,8 +102,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use url::Url;
 
 pub use crate::hold::HeldRequest;
@@ -117,9 +116,6 @@ pub const DEFAULT_CLIENT_SECRET: &str = "sandbox-secret:+%/=";
 
 const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_CODE_TTL: Duration = Duration::from_secs(60);
-/// How long [`MockServer::shutdown`] waits for open connections before
-/// aborting the server task.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A kind of endpoint, for faults, counters and recording.
 #[non_exhaustive]
@@ -301,8 +297,8 @@ impl MockServerBuilder {
     /// Binds `127.0.0.1:0` and spawns the server on the current Tokio
     /// runtime.
     pub async fn start(self) -> std::io::Result<MockServer> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let bound = serve::bind().await?;
+        let addr = bound.local_addr();
         let issuer = format!("http://{addr}");
         let base_url = Url::parse(&format!("{issuer}/")).map_err(std::io::Error::other)?;
         let shared: Shared = Arc::new(Mutex::new(ServerState::new(
@@ -315,17 +311,7 @@ impl MockServerBuilder {
             self.code_ttl,
         )));
         let router = axum::Router::new().fallback(server::handle).with_state(Arc::clone(&shared));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "railz sandbox server stopped with an error");
-            }
-        });
+        let running = bound.serve(router, "railz sandbox server");
         tracing::debug!(%addr, "railz sandbox listening");
         Ok(MockServer {
             addr,
@@ -334,8 +320,7 @@ impl MockServerBuilder {
             client_id: self.client_id,
             client_secret: self.client_secret,
             shared,
-            stop: Some(stop_tx),
-            task: Some(task),
+            running,
         })
     }
 }
@@ -349,8 +334,7 @@ pub struct MockServer {
     client_id: String,
     client_secret: String,
     shared: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    running: serve::Running,
 }
 
 impl fmt::Debug for MockServer {
@@ -554,23 +538,7 @@ impl MockServer {
 
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// 5 s, then aborts) and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
-        {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
     }
 }

@@ -75,7 +75,7 @@
 //! # });
 //! ```
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -86,12 +86,10 @@ use axum::response::Response;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use url::{Url, form_urlencoded};
+use url::Url;
 
-use crate::oauth1;
-use crate::{Fault, RecordedRequest};
+use crate::serve::{self, Running, Script};
+use crate::{Fault, RecordedRequest, oauth1};
 
 /// Where the emulation clock starts (Unix seconds).
 pub const START_UNIX: i64 = 1_800_000_000;
@@ -103,7 +101,6 @@ pub const MIN_NONCE_LEN: usize = 6;
 const METADATA_CATALOG_PATH: &str = "/services/rest/record/v1/metadata-catalog";
 const SUBSIDIARY_PREFIX: &str = "/services/rest/record/v1/subsidiary/";
 const BODY_LIMIT: usize = 1 << 20;
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const INVALID_LOGIN_DETAIL: &str = "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at Setup > Users/Roles > User Management > View Login Audit Trail.";
 
 /// The TBA credentials a customer pastes: the account id and the
@@ -189,9 +186,7 @@ struct TbaState {
     revoked: bool,
     restricted: bool,
     used_nonces: HashSet<(String, String, i64)>,
-    faults: VecDeque<Fault>,
-    calls: usize,
-    requests: Vec<RecordedRequest>,
+    script: Script,
     rejections: Vec<TbaRejection>,
 }
 
@@ -206,8 +201,7 @@ fn lock(shared: &Shared) -> MutexGuard<'_, TbaState> {
 pub struct NetsuiteTba {
     base_url: Url,
     shared: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl fmt::Debug for NetsuiteTba {
@@ -221,8 +215,8 @@ impl NetsuiteTba {
     /// runtime, with the default credentials, company name
     /// `"Railz Demo NetSuite Co."` and the clock at [`START_UNIX`].
     pub async fn start() -> std::io::Result<NetsuiteTba> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let bound = serve::bind().await?;
+        let addr = bound.local_addr();
         let base_url = Url::parse(&format!("http://{addr}/")).map_err(std::io::Error::other)?;
         let shared: Shared = Arc::new(Mutex::new(TbaState {
             base_url: base_url.clone(),
@@ -232,24 +226,12 @@ impl NetsuiteTba {
             revoked: false,
             restricted: false,
             used_nonces: HashSet::new(),
-            faults: VecDeque::new(),
-            calls: 0,
-            requests: Vec::new(),
+            script: Script::default(),
             rejections: Vec::new(),
         }));
         let router = axum::Router::new().fallback(handle).with_state(Arc::clone(&shared));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "netsuite tba emulation stopped with an error");
-            }
-        });
-        Ok(NetsuiteTba { base_url, shared, stop: Some(stop_tx), task: Some(task) })
+        let running = bound.serve(router, "netsuite tba emulation");
+        Ok(NetsuiteTba { base_url, shared, running })
     }
 
     /// `http://127.0.0.1:PORT/`, standing for
@@ -306,17 +288,17 @@ impl NetsuiteTba {
     /// [`Fault::TokenFields`]) have nothing to alter here: the request is
     /// handled normally.
     pub fn fail_next(&self, fault: Fault) {
-        lock(&self.shared).faults.push_back(fault);
+        lock(&self.shared).script.faults.push_back(fault);
     }
 
     /// Requests received, faulted and refused ones included.
     pub fn calls(&self) -> usize {
-        lock(&self.shared).calls
+        lock(&self.shared).script.calls
     }
 
     /// Every request received, in arrival order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared).requests.clone()
+        lock(&self.shared).script.requests.clone()
     }
 
     /// Why each refused request was refused, in order.
@@ -326,24 +308,8 @@ impl NetsuiteTba {
 
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// 5 s, then aborts) and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
-        {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for NetsuiteTba {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
     }
 }
 
@@ -378,27 +344,6 @@ fn invalid_login() -> Response {
     netsuite_error(StatusCode::UNAUTHORIZED, "15.5.2", INVALID_LOGIN_DETAIL, "INVALID_LOGIN")
 }
 
-fn record(parts: &http::request::Parts, body: Vec<u8>) -> RecordedRequest {
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        form: if is_form { oauth1::form_params(&body) } else { Vec::new() },
-        body,
-    }
-}
-
 async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, BODY_LIMIT).await {
@@ -407,18 +352,11 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             return netsuite_error(StatusCode::BAD_REQUEST, "15.5.1", "Unreadable request body.", "INVALID_CONTENT");
         }
     };
-    let recorded = record(&parts, body);
+    let recorded = serve::record(&parts, body);
     tracing::debug!(method = %recorded.method, path = %recorded.path, "netsuite tba request");
-    let fault = {
-        let mut state = lock(&shared);
-        state.calls += 1;
-        state.requests.push(recorded.clone());
-        state.faults.pop_front()
-    };
-    match fault {
-        None | Some(Fault::MissingAccessToken | Fault::TokenType(_) | Fault::TokenFields(_)) => {}
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(other) => return crate::server::response::fault_response(other),
+    let fault = lock(&shared).script.arrive(&recorded);
+    if let Some(resp) = serve::plain_fault(fault).await {
+        return resp;
     }
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut state = lock(&shared);

@@ -7,12 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{EmulatedEndpoint, EmulatedTenant, Role};
+pub(super) use crate::serve::{first, random_token};
 use crate::{Fault, RecordedRequest};
 
 /// The emulated clock starts here (unix seconds).
@@ -364,11 +363,6 @@ pub(super) fn first_tenant(grant: &Grant) -> Option<&EmulatedTenant> {
     grant.tenants.first()
 }
 
-/// Random 32 bytes, base64url without padding.
-pub(super) fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
 /// A UUID-shaped id derived from `seed` (stable across runs).
 pub(super) fn uuid_from(seed: &str) -> String {
     let h = Sha256::digest(seed.as_bytes());
@@ -380,10 +374,6 @@ pub(super) fn uuid_from(seed: &str) -> String {
 pub(super) fn number_from(seed: &str, modulo: u64) -> u64 {
     let h = Sha256::digest(seed.as_bytes());
     u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) % modulo
-}
-
-pub(super) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// `pattern` matches `path` segment by segment; a `{}` segment matches any
@@ -410,51 +400,16 @@ pub(super) fn segments_after<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a 
     Some(rest.split('/').collect())
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component strictly.
-pub(super) fn form_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = input.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) of unix seconds.
 pub(super) fn iso_datetime(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    // Both fit: at most u64::MAX / 86 400 days, and under a day of seconds.
+    crate::serve::civil_datetime((secs / 86_400) as i64, (secs % 86_400) as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::form_decode;
 
     #[test]
     fn helpers() {

@@ -6,15 +6,18 @@ use std::collections::VecDeque;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State as AxumState};
 use axum::response::Response;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
-use url::form_urlencoded;
 
 use super::EmulatedEndpoint;
 use super::engine::{ApiCtx, Shared, State, lock, path_matches, random_token};
 use super::oauth;
-use crate::{Fault, RecordedRequest};
+use crate::server::response::answer_with_fault;
+pub(super) use crate::server::response::{
+    Reply, invalid_token, json_response, method_not_allowed, no_store, not_found, redirect,
+};
+use crate::{Fault, RecordedRequest, serve};
 
 const BODY_LIMIT: usize = 1 << 20;
 
@@ -22,22 +25,10 @@ const BODY_LIMIT: usize = 1 << 20;
 // Response builders
 // ---------------------------------------------------------------------------
 
-pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
 pub(super) fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
-pub(super) fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -56,121 +47,39 @@ pub(super) fn html_error_page(message: &str) -> Response {
     no_store(text_response(StatusCode::BAD_REQUEST, "text/html; charset=utf-8", html))
 }
 
-pub(super) fn redirect(location: &str) -> Response {
-    let mut resp = empty(StatusCode::FOUND);
-    if let Ok(value) = HeaderValue::from_str(location) {
-        resp.headers_mut().insert(LOCATION, value);
-    }
-    no_store(resp)
-}
-
-pub(super) fn not_found() -> Response {
-    json_response(StatusCode::NOT_FOUND, &json!({ "error": "not_found" }))
-}
-
-pub(super) fn method_not_allowed() -> Response {
-    json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": "method_not_allowed" }))
-}
-
-/// 401 for a missing, unknown, expired or revoked access token.
-pub(super) fn invalid_token() -> Response {
-    let mut resp = json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "invalid_token" }));
-    resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
-    resp
-}
-
-/// A normal dispatch result: a successful token response stays JSON so the
-/// token-shaped faults can alter it.
-pub(super) enum Reply {
-    Token(Value),
-    Other(Response),
-}
-
-impl Reply {
-    fn into_response(self) -> Response {
-        match self {
-            Reply::Token(value) => no_store(json_response(StatusCode::OK, &value)),
-            Reply::Other(resp) => resp,
-        }
-    }
-
-    fn token_shaped(self) -> Value {
-        match self {
-            Reply::Token(value) => value,
-            Reply::Other(_) => json!({
-                "access_token": random_token(),
-                "token_type": "Bearer",
-                "expires_in": 3600,
-                "refresh_token": random_token(),
-            }),
-        }
+/// A token response shaped by a token fault: the real one when the
+/// request succeeded, otherwise a fabricated one.
+fn token_shaped(reply: Reply) -> Value {
+    match reply {
+        Reply::Token(value) => value,
+        Reply::Other(_) => json!({
+            "access_token": random_token(),
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": random_token(),
+        }),
     }
 }
 
-/// Same shapes as the sandbox's faults (see [`Fault`]).
-fn status_fault(code: u16) -> Response {
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let error = if status == StatusCode::TOO_MANY_REQUESTS {
-        "rate_limited"
-    } else if status.is_client_error() {
-        "invalid_request"
-    } else {
-        "server_error"
-    };
-    json_response(status, &json!({ "error": error }))
-}
-
+/// The sandbox's fault answers (see [`Fault`]), except for two: the
+/// emulation's `Html` page is plain `text/html`, and its `InvalidGrant`
+/// names the emulation.
 fn fault_response(fault: Fault) -> Response {
-    let resp = match fault {
-        Fault::Status(code) => status_fault(code),
-        Fault::RetryAfterHeader { status, value } => {
-            let mut resp = status_fault(status);
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                resp.headers_mut().insert(RETRY_AFTER, value);
-            }
-            resp
+    match fault {
+        Fault::Html => {
+            no_store(text_response(StatusCode::OK, "text/html", "<html><body>Maintenance</body></html>".to_owned()))
         }
-        Fault::TooManyRequests { retry_after_secs } => {
-            let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, &json!({ "error": "rate_limited" }));
-            resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            resp
-        }
-        Fault::MalformedJson => text_response(StatusCode::OK, "application/json", r#"{"access_token":"abc"#.to_owned()),
-        Fault::Html => text_response(StatusCode::OK, "text/html", "<html><body>Maintenance</body></html>".to_owned()),
-        Fault::InvalidGrant => json_response(
+        Fault::InvalidGrant => no_store(json_response(
             StatusCode::BAD_REQUEST,
             &json!({ "error": "invalid_grant", "error_description": "the grant is invalid (injected by the emulation)" }),
-        ),
-        Fault::Redirect(location) => return redirect(&location),
-        Fault::ErrorBody { status, error, description } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = match description {
-                Some(d) => json!({ "error": error, "error_description": d }),
-                None => json!({ "error": error }),
-            };
-            json_response(status, &body)
-        }
-        // Handled by the caller; a future variant answers 500.
-        _ => status_fault(500),
-    };
-    no_store(resp)
+        )),
+        other => crate::server::response::fault_response(other),
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Entry point
 // ---------------------------------------------------------------------------
-
-fn parse_pairs(input: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(input).into_owned().collect()
-}
-
-fn is_form(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-}
 
 fn classify(state: &State, req: &RecordedRequest) -> Option<EmulatedEndpoint> {
     let spec = state.spec;
@@ -193,21 +102,7 @@ pub(super) async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -
         Ok(bytes) => bytes.to_vec(),
         Err(_) => return json_response(StatusCode::BAD_REQUEST, &json!({ "error": "invalid_request" })),
     };
-    let form = if is_form(&parts.headers) { parse_pairs(&body) } else { Vec::new() };
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parse_pairs(parts.uri.query().unwrap_or("").as_bytes()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (name.as_str().to_ascii_lowercase(), String::from_utf8_lossy(value.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-        form,
-    };
+    let recorded = serve::record(&parts, body);
     let (endpoint, fault) = {
         let mut state = lock(&shared);
         let Some(endpoint) = classify(&state, &recorded) else {
@@ -219,33 +114,7 @@ pub(super) async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -
     };
     tracing::debug!(?endpoint, path = %recorded.path, "emulation request");
     let run = || dispatch(&shared, endpoint, &parts.method, &recorded);
-    match fault {
-        None => run().into_response(),
-        Some(Fault::Delay(delay)) => {
-            tokio::time::sleep(delay).await;
-            run().into_response()
-        }
-        Some(Fault::MissingAccessToken) => {
-            let mut value = run().token_shaped();
-            if let Some(map) = value.as_object_mut() {
-                map.remove("access_token");
-            }
-            Reply::Token(value).into_response()
-        }
-        Some(Fault::TokenFields(fields)) => {
-            let mut value = run().token_shaped();
-            if let Some(map) = value.as_object_mut() {
-                map.extend(fields);
-            }
-            Reply::Token(value).into_response()
-        }
-        Some(Fault::TokenType(token_type)) => {
-            let mut value = run().token_shaped();
-            value["token_type"] = Value::String(token_type);
-            Reply::Token(value).into_response()
-        }
-        Some(other) => fault_response(other),
-    }
+    answer_with_fault(fault, run, token_shaped, fault_response).await
 }
 
 fn dispatch(shared: &Shared, endpoint: EmulatedEndpoint, method: &Method, req: &RecordedRequest) -> Reply {

@@ -86,17 +86,15 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use url::Url;
 
 use self::engine::{Shared, Spec, State, lock};
+use crate::serve::{self, Running};
 use crate::{Fault, RecordedRequest};
 
 /// The client secret every emulation registers: it contains `:`, `+`, `%`,
 /// `/` and `=`, so HTTP Basic must form-encode it (RFC 6749 2.3.1).
 const CLIENT_SECRET: &str = "emulated-secret:+%/=";
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// An accounting provider that can be emulated; [`Service::name`] is the
 /// Railz `serviceName`.
@@ -231,8 +229,7 @@ pub struct Emulation {
     client_id: String,
     client_secret: String,
     shared: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl fmt::Debug for Emulation {
@@ -248,33 +245,15 @@ impl fmt::Debug for Emulation {
 impl Emulation {
     /// Binds `127.0.0.1:0` and serves `service` on the current Tokio runtime.
     pub async fn start(service: Service) -> std::io::Result<Emulation> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let bound = serve::bind().await?;
+        let addr = bound.local_addr();
         let base_url = Url::parse(&format!("http://{addr}/")).map_err(std::io::Error::other)?;
         let client_id = format!("{}-emulated-client", service.name());
         let state = State::new(service.spec(), format!("http://{addr}"), client_id.clone(), CLIENT_SECRET.to_owned());
         let shared: Shared = Arc::new(Mutex::new(state));
         let router = axum::Router::new().fallback(http::handle).with_state(Arc::clone(&shared));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "emulation server stopped with an error");
-            }
-        });
-        Ok(Emulation {
-            service,
-            base_url,
-            client_id,
-            client_secret: CLIENT_SECRET.to_owned(),
-            shared,
-            stop: Some(stop_tx),
-            task: Some(task),
-        })
+        let running = bound.serve(router, "emulation server");
+        Ok(Emulation { service, base_url, client_id, client_secret: CLIENT_SECRET.to_owned(), shared, running })
     }
 
     /// The emulated service.
@@ -350,24 +329,8 @@ impl Emulation {
 
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// 5 s, then aborts) and waits for the server task.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
-        {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Emulation {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
     }
 }
 

@@ -4,19 +4,19 @@
 
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use url::Url;
 
 use super::Role;
 use super::engine::{
     BodyStyle, CallbackCtx, ClientAuth, CodeRecord, ErrorStyle, Grant, Offline, Pkce, Restricted, Spec, State, first,
-    form_decode, random_token, uuid_from,
+    random_token, uuid_from,
 };
 use super::http::{Reply, empty, html_error_page, json_response, no_store, redirect};
 use crate::RecordedRequest;
+use crate::serve::{acceptable_redirect, basic_credentials};
 
 // ---------------------------------------------------------------------------
 // Errors in the provider's shape
@@ -71,19 +71,6 @@ fn invalid_client(state: &State) -> Response {
 // ---------------------------------------------------------------------------
 // GET authorize
 // ---------------------------------------------------------------------------
-
-/// Absolute https URL, or http towards a loopback host; no fragment.
-fn acceptable_redirect(raw: &str) -> Option<Url> {
-    let url = Url::parse(raw).ok()?;
-    if url.fragment().is_some() {
-        return None;
-    }
-    match url.scheme() {
-        "https" => url.host().is_some().then_some(url),
-        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")).then_some(url),
-        _ => None,
-    }
-}
 
 type AuthError = (&'static str, String);
 
@@ -253,19 +240,6 @@ fn params(style: BodyStyle, req: &RecordedRequest) -> Vec<(String, String)> {
         }
         BodyStyle::FormOrQuery => req.query.iter().chain(&req.form).cloned().collect(),
     }
-}
-
-/// `Some(None)`: a Basic header that cannot be decoded.
-fn basic_credentials(req: &RecordedRequest) -> Option<Option<(String, String)>> {
-    let (scheme, rest) = req.header("authorization")?.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = STANDARD.decode(rest.trim()).ok().and_then(|b| String::from_utf8(b).ok());
-    Some(decoded.and_then(|joined| {
-        let (id, secret) = joined.split_once(':')?;
-        Some((form_decode(id)?, form_decode(secret)?))
-    }))
 }
 
 fn authenticate(state: &State, mode: ClientAuth, req: &RecordedRequest, params: &[(String, String)]) -> bool {

@@ -10,11 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, StatusCode};
-use url::form_urlencoded;
 
 use super::xml::{Element, esc, parse};
 use super::{GATEWAY_PATH, GatewayState, Session, Shared, UserRole, lock};
-use crate::{Fault, RecordedRequest};
+use crate::{RecordedRequest, serve};
 
 const BODY_LIMIT: usize = 1 << 20;
 
@@ -27,29 +26,12 @@ pub(super) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
         Ok(bytes) => bytes.to_vec(),
         Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
     };
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body,
-        form: Vec::new(),
-    };
+    // The body is read as XML whatever its content type: no form.
+    let recorded = RecordedRequest { form: Vec::new(), ..serve::record(&parts, body) };
     tracing::debug!(method = %recorded.method, "intacct gateway request");
-    let fault = {
-        let mut state = lock(&shared);
-        state.calls += 1;
-        state.requests.push(recorded.clone());
-        state.faults.pop_front()
-    };
-    match fault {
-        None | Some(Fault::MissingAccessToken | Fault::TokenType(_) | Fault::TokenFields(_)) => {}
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(other) => return crate::server::response::fault_response(other),
+    let fault = lock(&shared).script.arrive(&recorded);
+    if let Some(resp) = serve::plain_fault(fault).await {
+        return resp;
     }
     if parts.method != Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
@@ -128,18 +110,7 @@ fn control_failure(echo: &ControlEcho, error: &GwError) -> String {
 /// `YYYY-MM-DDTHH:MM:SS+00:00` for Unix seconds (proleptic Gregorian,
 /// Howard Hinnant's days-to-civil).
 fn iso8601(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!("{}+00:00", serve::civil_datetime(unix.div_euclid(86_400), unix.rem_euclid(86_400)))
 }
 
 fn new_session_id() -> String {

@@ -93,15 +93,14 @@
 mod gateway;
 mod xml;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use url::Url;
 
+use crate::serve::{self, Running, Script};
 use crate::{Fault, RecordedRequest};
 
 /// Where the emulation clock starts (Unix seconds).
@@ -110,7 +109,6 @@ pub const START_UNIX: i64 = 1_800_000_000;
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 const GATEWAY_PATH: &str = "/ia/xml/xmlgw.phtml";
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const DEFAULT_SENDER_ID: &str = "railz_sender";
 /// Contains `:`, `&` and `<`: a client must XML-escape it.
 const DEFAULT_SENDER_PASSWORD: &str = "s3nder:p&ss<word>";
@@ -180,9 +178,7 @@ struct GatewayState {
     sessions: HashMap<String, Session>,
     session_timeout: Duration,
     now: i64,
-    faults: VecDeque<Fault>,
-    calls: usize,
-    requests: Vec<RecordedRequest>,
+    script: Script,
 }
 
 type Shared = Arc<Mutex<GatewayState>>;
@@ -200,8 +196,7 @@ pub struct IntacctGateway {
     sender_id: String,
     sender_password: String,
     shared: Shared,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl fmt::Debug for IntacctGateway {
@@ -219,8 +214,8 @@ impl IntacctGateway {
     /// `"Railz Demo Intacct Co."`) and its admin user ([`user`](Self::user)),
     /// and the clock at [`START_UNIX`].
     pub async fn start() -> std::io::Result<IntacctGateway> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let bound = serve::bind().await?;
+        let addr = bound.local_addr();
         let base_url = Url::parse(&format!("http://{addr}/")).map_err(std::io::Error::other)?;
         let gateway_url = base_url.join(GATEWAY_PATH.trim_start_matches('/')).map_err(std::io::Error::other)?;
         let shared: Shared = Arc::new(Mutex::new(GatewayState {
@@ -233,30 +228,17 @@ impl IntacctGateway {
             sessions: HashMap::new(),
             session_timeout: DEFAULT_SESSION_TIMEOUT,
             now: START_UNIX,
-            faults: VecDeque::new(),
-            calls: 0,
-            requests: Vec::new(),
+            script: Script::default(),
         }));
         let router = axum::Router::new().fallback(gateway::handle).with_state(Arc::clone(&shared));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, "intacct gateway emulation stopped with an error");
-            }
-        });
+        let running = bound.serve(router, "intacct gateway emulation");
         Ok(IntacctGateway {
             base_url,
             gateway_url,
             sender_id: DEFAULT_SENDER_ID.to_owned(),
             sender_password: DEFAULT_SENDER_PASSWORD.to_owned(),
             shared,
-            stop: Some(stop_tx),
-            task: Some(task),
+            running,
         })
     }
 
@@ -349,18 +331,18 @@ impl IntacctGateway {
     /// [`Fault::TokenFields`]) have nothing to alter here: the request is
     /// handled normally.
     pub fn fail_next(&self, fault: Fault) {
-        lock(&self.shared).faults.push_back(fault);
+        lock(&self.shared).script.faults.push_back(fault);
     }
 
     /// Requests received, faulted ones included.
     pub fn calls(&self) -> usize {
-        lock(&self.shared).calls
+        lock(&self.shared).script.calls
     }
 
     /// Every request received, in arrival order (bodies carry the
     /// passwords as sent).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared).requests.clone()
+        lock(&self.shared).script.requests.clone()
     }
 
     /// Sessions not yet expired on the emulation clock.
@@ -371,24 +353,8 @@ impl IntacctGateway {
 
     /// Stops accepting connections, lets in-flight requests finish (up to
     /// 5 s, then aborts) and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
-        {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for IntacctGateway {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
     }
 }
 

@@ -7,10 +7,10 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::response::{invalid_token, json_response, not_found};
-use super::token::form_decode;
 use super::{Grant, ServerState};
 use crate::RecordedRequest;
 use crate::model::Company;
+use crate::serve::form_decode;
 
 pub(super) fn bearer_grant<'s>(state: &'s ServerState, req: &RecordedRequest) -> Result<&'s Grant, Box<Response>> {
     let token = req

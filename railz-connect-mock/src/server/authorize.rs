@@ -3,28 +3,11 @@
 use std::time::Instant;
 
 use axum::response::Response;
-use url::Url;
 
 use super::response::{html_error_page, redirect};
 use super::{CodeRecord, ServerState, UseCase, first, random_token};
 use crate::RecordedRequest;
-
-/// `redirect_uri` must be absolute http(s) without fragment; plain http only
-/// towards a loopback host.
-fn acceptable_redirect(raw: &str) -> Option<Url> {
-    let url = Url::parse(raw).ok()?;
-    if url.fragment().is_some() {
-        return None;
-    }
-    match url.scheme() {
-        "https" => url.host().is_some().then_some(url),
-        "http" => {
-            let loopback = matches!(url.host_str(), Some("127.0.0.1") | Some("localhost") | Some("[::1]"));
-            loopback.then_some(url)
-        }
-        _ => None,
-    }
-}
+use crate::serve::acceptable_redirect;
 
 pub(super) fn authorize(state: &mut ServerState, req: &RecordedRequest) -> Response {
     let q = &req.query;

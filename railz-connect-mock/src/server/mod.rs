@@ -5,7 +5,8 @@
 mod api;
 mod authorize;
 mod metadata;
-// `fault_response` is shared with the loopback emulations of other providers.
+// Its response builders and fault answers are shared with the loopback
+// emulations of other providers.
 pub(crate) mod response;
 mod token;
 
@@ -16,17 +17,16 @@ use std::time::{Duration, Instant};
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::Method;
-use http::header::CONTENT_TYPE;
 use serde_json::{Value, json};
-use url::form_urlencoded;
 
 pub(crate) use self::metadata::{OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH};
-use self::response::{Reply, fault_response, invalid_request, method_not_allowed, not_found, token_shaped};
+use self::response::{
+    Reply, answer_with_fault, fault_response, invalid_request, method_not_allowed, not_found, token_shaped,
+};
 use crate::hold::Hold;
 use crate::model::Company;
+use crate::serve::{self, first, random_token};
 use crate::{Endpoint, Fault, RecordedRequest};
 
 /// Lifetime announced for refresh tokens (`x_refresh_token_expires_in`), 100 days.
@@ -193,11 +193,6 @@ impl ServerState {
     }
 }
 
-/// Random 32 bytes, base64url without padding (43 characters).
-fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
 fn classify(path: &str) -> Option<Endpoint> {
     match path {
         "/oauth/authorize" => Some(Endpoint::Authorize),
@@ -213,22 +208,6 @@ fn classify(path: &str) -> Option<Endpoint> {
 // Entry point
 // ---------------------------------------------------------------------------
 
-fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-fn is_form(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-}
-
-fn parse_pairs(input: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(input).into_owned().collect()
-}
-
 /// The single handler behind every path: records, counts, waits if held,
 /// applies the next queued fault, then dispatches.
 pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Response {
@@ -240,21 +219,7 @@ pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
         Ok(bytes) => bytes.to_vec(),
         Err(_) => return invalid_request("unreadable request body"),
     };
-    let form = if is_form(&parts.headers) { parse_pairs(&body) } else { Vec::new() };
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        query: parse_pairs(parts.uri.query().unwrap_or("").as_bytes()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (name.as_str().to_ascii_lowercase(), String::from_utf8_lossy(value.as_bytes()).into_owned())
-            })
-            .collect(),
-        body,
-        form,
-    };
+    let recorded = serve::record(&parts, body);
     tracing::debug!(
         method = %recorded.method,
         path = %recorded.path,
@@ -285,36 +250,12 @@ pub(crate) async fn handle(State(shared): State<Shared>, req: Request) -> Respon
         None => fault,
     };
 
-    match fault {
-        None => dispatch(&shared, endpoint, &parts.method, &recorded).into_response(),
-        Some(Fault::Delay(delay)) => {
-            tokio::time::sleep(delay).await;
-            dispatch(&shared, endpoint, &parts.method, &recorded).into_response()
-        }
-        Some(Fault::MissingAccessToken) => {
-            let mut value = token_shaped(dispatch(&shared, endpoint, &parts.method, &recorded));
-            if let Some(map) = value.as_object_mut() {
-                map.remove("access_token");
-            }
-            Reply::Token(value).into_response()
-        }
-        Some(Fault::TokenFields(fields)) => {
-            let mut value = token_shaped(dispatch(&shared, endpoint, &parts.method, &recorded));
-            if let Some(map) = value.as_object_mut() {
-                map.extend(fields);
-            }
-            Reply::Token(value).into_response()
-        }
-        Some(Fault::TokenType(token_type)) => {
-            let mut value = token_shaped(dispatch(&shared, endpoint, &parts.method, &recorded));
-            value["token_type"] = Value::String(token_type);
-            Reply::Token(value).into_response()
-        }
-        Some(other) => {
-            tracing::debug!(?other, ?endpoint, "railz sandbox injects fault");
-            fault_response(other)
-        }
-    }
+    let run = || dispatch(&shared, endpoint, &parts.method, &recorded);
+    let injected = |other: Fault| {
+        tracing::debug!(?other, ?endpoint, "railz sandbox injects fault");
+        fault_response(other)
+    };
+    answer_with_fault(fault, run, token_shaped, injected).await
 }
 
 fn dispatch(shared: &Shared, endpoint: Endpoint, method: &Method, req: &RecordedRequest) -> Reply {

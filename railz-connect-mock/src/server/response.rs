@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use super::{DEFAULT_SCOPE, REFRESH_TOKEN_EXPIRES_IN, random_token};
 use crate::Fault;
 
-pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
-pub(super) fn no_store(mut resp: Response) -> Response {
+pub(crate) fn no_store(mut resp: Response) -> Response {
     resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -43,7 +43,7 @@ pub(super) fn invalid_client() -> Response {
     resp
 }
 
-pub(super) fn invalid_token() -> Response {
+pub(crate) fn invalid_token() -> Response {
     let mut resp = json_response(StatusCode::UNAUTHORIZED, &json!({ "error": "invalid_token" }));
     resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     resp
@@ -65,15 +65,15 @@ pub(super) fn html_error_page(message: &str) -> Response {
     no_store(html_response(StatusCode::BAD_REQUEST, html))
 }
 
-pub(super) fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     json_response(StatusCode::NOT_FOUND, &json!({ "error": "not_found" }))
 }
 
-pub(super) fn method_not_allowed() -> Response {
+pub(crate) fn method_not_allowed() -> Response {
     json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({ "error": "method_not_allowed" }))
 }
 
-pub(super) fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::FOUND;
     if let Ok(value) = HeaderValue::from_str(location) {
@@ -84,13 +84,13 @@ pub(super) fn redirect(location: &str) -> Response {
 
 /// What a normal (unfaulted) dispatch produced: a successful token response
 /// is kept as JSON so the token-shaped faults can alter it.
-pub(super) enum Reply {
+pub(crate) enum Reply {
     Token(Value),
     Other(Response),
 }
 
 impl Reply {
-    pub(super) fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
         match self {
             Reply::Token(value) => no_store(json_response(StatusCode::OK, &value)),
             Reply::Other(resp) => resp,
@@ -112,6 +112,8 @@ fn status_fault(code: u16) -> Response {
     json_response(status, &json!({ "error": error }))
 }
 
+/// The answer to a scripted fault (see [`Fault`]); the loopback emulations
+/// of other providers answer with it too.
 pub(crate) fn fault_response(fault: Fault) -> Response {
     let resp = match fault {
         Fault::Status(code) => status_fault(code),
@@ -121,7 +123,9 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
                 Ok(value) => {
                     resp.headers_mut().insert(RETRY_AFTER, value);
                 }
-                Err(_) => tracing::warn!(%value, "railz sandbox: Retry-After value is not a valid header value"),
+                Err(_) => {
+                    tracing::warn!(%value, "scripted fault: Retry-After value is not a valid header value, left out")
+                }
             }
             resp
         }
@@ -150,6 +154,46 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
         }
     };
     no_store(resp)
+}
+
+/// Answers a request with its scripted fault, if any: `run` is the normal
+/// handling. [`Fault::Delay`] sleeps, then runs it; the token-response
+/// faults alter the token response `token_shaped` makes of its reply; any
+/// other fault is answered by `fault_response` instead of running it.
+pub(crate) async fn answer_with_fault(
+    fault: Option<Fault>,
+    run: impl FnOnce() -> Reply,
+    token_shaped: impl FnOnce(Reply) -> Value,
+    fault_response: impl FnOnce(Fault) -> Response,
+) -> Response {
+    let value = match fault {
+        None => return run().into_response(),
+        Some(Fault::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            return run().into_response();
+        }
+        Some(Fault::MissingAccessToken) => {
+            let mut value = token_shaped(run());
+            if let Some(map) = value.as_object_mut() {
+                map.remove("access_token");
+            }
+            value
+        }
+        Some(Fault::TokenFields(fields)) => {
+            let mut value = token_shaped(run());
+            if let Some(map) = value.as_object_mut() {
+                map.extend(fields);
+            }
+            value
+        }
+        Some(Fault::TokenType(token_type)) => {
+            let mut value = token_shaped(run());
+            value["token_type"] = Value::String(token_type);
+            value
+        }
+        Some(other) => return fault_response(other),
+    };
+    Reply::Token(value).into_response()
 }
 
 /// A token response shaped by a token fault: the real one when the request

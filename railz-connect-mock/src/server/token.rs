@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -13,47 +13,7 @@ use sha2::{Digest, Sha256};
 use super::response::{Reply, invalid_client, invalid_grant, invalid_request, no_store, oauth_error};
 use super::{DEFAULT_SCOPE, Grant, ServerState, UseCase, first};
 use crate::RecordedRequest;
-
-/// Decodes one `application/x-www-form-urlencoded` component strictly:
-/// `+` is a space, `%XX` a byte; a malformed escape or invalid UTF-8 fails.
-pub(super) fn form_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = input.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Credentials from `Authorization: Basic`: `Some(None)` when the header is
-/// present but unusable.
-fn basic_credentials(req: &RecordedRequest) -> Option<Option<(String, String)>> {
-    let value = req.headers.iter().find(|(name, _)| name == "authorization").map(|(_, v)| v.trim())?;
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = STANDARD.decode(rest.trim()).ok().and_then(|b| String::from_utf8(b).ok());
-    Some(decoded.and_then(|joined| {
-        let (id, secret) = joined.split_once(':')?;
-        Some((form_decode(id)?, form_decode(secret)?))
-    }))
-}
+use crate::serve::basic_credentials;
 
 /// Authenticates the client with Basic or body credentials.
 fn authenticate_client(state: &ServerState, req: &RecordedRequest) -> Result<(), Box<Response>> {
@@ -188,6 +148,7 @@ pub(super) fn revoke(state: &mut ServerState, req: &RecordedRequest) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::form_decode;
 
     #[test]
     fn form_decode_handles_rfc6749_encoding() {
