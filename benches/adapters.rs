@@ -15,6 +15,10 @@
 //!   verify requests are replayed (same method, path, query, headers and body), with the
 //!   floor's own PKCE pair, code and access token in place of the SDK's.
 //!
+//! After the criterion group, the same pairs are measured again in alternating rounds (see
+//! `paired`), whose per-round ratios do not suffer from the machine drifting between two
+//! benchmarks measured a minute apart.
+//!
 //! Run with `cargo bench --bench adapters`.
 
 use std::hint::black_box;
@@ -226,7 +230,7 @@ impl Replay {
         Replay { method: request.method.parse().unwrap(), url, query, headers, fresh_headers, body }
     }
 
-    fn request(&self, client: &reqwest::Client, run: &Run<'_>) -> reqwest::RequestBuilder {
+    fn url(&self, run: &Run<'_>) -> Url {
         let mut url = self.url.clone();
         if !self.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
@@ -234,6 +238,11 @@ impl Replay {
                 pairs.append_pair(name, &value.get(run));
             }
         }
+        url
+    }
+
+    fn request(&self, client: &reqwest::Client, run: &Run<'_>) -> reqwest::RequestBuilder {
+        let url = self.url(run);
         let mut headers = self.headers.clone();
         for (name, value) in &self.fresh_headers {
             headers.append(name.clone(), HeaderValue::try_from(value.get(run)).unwrap());
@@ -295,15 +304,14 @@ impl Floor {
         Floor { authorize, token, api }
     }
 
-    /// One connection's exchanges: authorize on a fresh connection (`browser`), the rest on a
-    /// pooled one (`client`).
-    async fn run(&self, browser: &reqwest::Client, client: &reqwest::Client) {
+    /// One connection's exchanges: the browser step with the same stand-in browser the SDK's
+    /// run uses (it is the user's, not the SDK's work), the rest on a pooled connection
+    /// (`client`).
+    async fn run(&self, browser: &Browser, callback: &Url, client: &reqwest::Client) {
         let challenge =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()));
         let mut run = Run { challenge: &challenge, code: "", access_token: "" };
-        let r = self.authorize.request(browser, &run).send().await.unwrap();
-        assert_eq!(r.status(), reqwest::StatusCode::FOUND);
-        let location = Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let location = browser.authorize(&self.authorize.url(&run), callback).await.unwrap();
         let code = location.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
         run.code = &code;
         let r = self.token.request(client, &run).send().await.unwrap();
@@ -327,27 +335,57 @@ fn adapters(c: &mut Criterion) {
     let targets: Vec<Target> = Service::ALL.into_iter().map(|s| rt.block_on(Target::new(s))).collect();
     // One stand-in browser for every run, as in `flow`: `browser::authorize` would build a new
     // HTTP client (and TLS configuration) per call, which the floor does not pay.
-    let sdk_browser = Browser::new().unwrap();
+    let browser = Browser::new().unwrap();
     let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    // The browser step opens a fresh connection, as `railz_connect_mock::browser` does.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let callback: Url = CALLBACK.parse().unwrap();
 
     let mut group = c.benchmark_group("adapters");
     group.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     for target in &targets {
         let name = &target.sdk.service;
-        group.bench_function(format!("{name}/sdk"), |b| b.to_async(&rt).iter(|| target.sdk.connect(&sdk_browser)));
+        group.bench_function(format!("{name}/sdk"), |b| b.to_async(&rt).iter(|| target.sdk.connect(&browser)));
         group.bench_function(format!("{name}/bare_reqwest"), |b| {
-            b.to_async(&rt).iter(|| target.floor.run(&browser, &bare))
+            b.to_async(&rt).iter(|| target.floor.run(&browser, &callback, &bare))
         });
     }
     group.finish();
+    if !std::env::args().any(|a| a == "--test") {
+        paired(&rt, &targets, &browser, &callback, &bare);
+    }
     for target in targets {
         rt.block_on(target.sdk.emulation.shutdown());
+    }
+}
+
+/// The ratios again, measured in alternating rounds (a batch of SDK connections, then a batch
+/// of floor runs, per service) so that the machine's drift and load fall on both sides alike:
+/// the median of the per-round ratios, with the quartiles.
+fn paired(rt: &Runtime, targets: &[Target], browser: &Browser, callback: &Url, bare: &reqwest::Client) {
+    const ROUNDS: usize = 21;
+    const BATCH: u32 = 100;
+    println!("\npaired ratios (sdk / bare_reqwest), median of {ROUNDS} alternating rounds of {BATCH} each:");
+    for target in targets {
+        let mut ratios: Vec<f64> = (0..ROUNDS)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                rt.block_on(async {
+                    for _ in 0..BATCH {
+                        target.sdk.connect(browser).await;
+                    }
+                });
+                let sdk = started.elapsed();
+                let started = std::time::Instant::now();
+                rt.block_on(async {
+                    for _ in 0..BATCH {
+                        target.floor.run(browser, callback, bare).await;
+                    }
+                });
+                sdk.as_secs_f64() / started.elapsed().as_secs_f64()
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: usize| ratios[(ROUNDS - 1) * q / 4];
+        println!("  {:<26} {:.3}  (quartiles {:.3} .. {:.3})", target.sdk.service.as_str(), at(2), at(1), at(3));
     }
 }
 

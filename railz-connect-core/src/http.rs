@@ -133,11 +133,11 @@ impl HttpClient {
     /// failures are errors.
     pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, HttpError> {
         let request = reqwest::Request::try_from(request).map_err(|e| HttpError::Build(e.to_string()))?;
-        let response = self.inner.execute(request).await.map_err(map_reqwest)?;
+        let mut response = self.inner.execute(request).await.map_err(map_reqwest)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = response.bytes().await.map_err(map_reqwest)?;
-        let mut out = http::Response::new(body.to_vec());
+        let mut out = http::Response::new(Vec::from(body));
         *out.status_mut() = status;
         *out.headers_mut() = headers;
         Ok(out)

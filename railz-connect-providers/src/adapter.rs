@@ -48,6 +48,8 @@ pub struct CatalogQuirks {
     definition: Arc<ServiceDefinition>,
     client_id: String,
     placement: Placement,
+    /// The endpoints, when no input changes them (built once).
+    fixed: Option<Endpoints>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> ProviderError {
@@ -80,7 +82,30 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
 
 impl CatalogQuirks {
     pub(crate) fn new(definition: Arc<ServiceDefinition>, client_id: String, placement: Placement) -> Self {
-        Self { definition, client_id, placement }
+        let mut quirks = Self { definition, client_id, placement, fixed: None };
+        let templated = quirks.definition.oauth2.as_ref().is_none_or(|o| {
+            let sandbox = o.sandbox.iter().flat_map(|s| [&s.authorize_url, &s.token_url, &s.revoke_url]).flatten();
+            [&o.authorize_url, &o.token_url].into_iter().chain(&o.revoke_url).chain(sandbox).any(|u| u.contains('{'))
+        });
+        if !templated {
+            quirks.fixed = quirks.placed_endpoints(&Inputs::new()).ok();
+        }
+        quirks
+    }
+
+    /// The endpoints for these inputs, placed.
+    fn placed_endpoints(&self, inputs: &Inputs) -> Result<Endpoints, ProviderError> {
+        let oauth = self.oauth();
+        let sandbox = oauth.sandbox.as_ref().filter(|_| self.placement.sandbox);
+        let pick = |own: &String, sandboxed: Option<&String>| sandboxed.unwrap_or(own).clone();
+        let authorize = pick(&oauth.authorize_url, sandbox.and_then(|s| s.authorize_url.as_ref()));
+        let token = pick(&oauth.token_url, sandbox.and_then(|s| s.token_url.as_ref()));
+        let mut endpoints = Endpoints::new(self.endpoint(&authorize, inputs)?, self.endpoint(&token, inputs)?);
+        if let Some(revoke) = &oauth.revoke_url {
+            let revoke = pick(revoke, sandbox.and_then(|s| s.revoke_url.as_ref()));
+            endpoints = endpoints.with_revoke(self.endpoint(&revoke, inputs)?);
+        }
+        Ok(endpoints)
     }
 
     /// The definition.
@@ -316,17 +341,10 @@ impl CatalogQuirks {
 #[async_trait]
 impl Quirks for CatalogQuirks {
     fn endpoints(&self, _definition: &OAuth2Definition, inputs: &Inputs) -> Result<Endpoints, ProviderError> {
-        let oauth = self.oauth();
-        let sandbox = oauth.sandbox.as_ref().filter(|_| self.placement.sandbox);
-        let pick = |own: &String, sandboxed: Option<&String>| sandboxed.unwrap_or(own).clone();
-        let authorize = pick(&oauth.authorize_url, sandbox.and_then(|s| s.authorize_url.as_ref()));
-        let token = pick(&oauth.token_url, sandbox.and_then(|s| s.token_url.as_ref()));
-        let mut endpoints = Endpoints::new(self.endpoint(&authorize, inputs)?, self.endpoint(&token, inputs)?);
-        if let Some(revoke) = &oauth.revoke_url {
-            let revoke = pick(revoke, sandbox.and_then(|s| s.revoke_url.as_ref()));
-            endpoints = endpoints.with_revoke(self.endpoint(&revoke, inputs)?);
+        match &self.fixed {
+            Some(fixed) => Ok(fixed.clone()),
+            None => self.placed_endpoints(inputs),
         }
-        Ok(endpoints)
     }
 
     fn callback_endpoints(

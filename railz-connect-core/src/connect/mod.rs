@@ -268,8 +268,14 @@ impl fmt::Debug for Connect {
 }
 
 fn sha256_hex(value: &str) -> String {
+    use std::fmt::Write as _;
     let digest = Sha256::digest(value.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 fn random_token() -> String {
