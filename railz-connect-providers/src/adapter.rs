@@ -515,7 +515,8 @@ pub(crate) fn oauth2_provider(
     Ok(OAuth2Provider::new(core, client, quirks))
 }
 
-#[cfg(test)]
+/// (These tests read the built-in definitions of every service.)
+#[cfg(all(test, feature = "all"))]
 mod tests {
     use railz_connect_core::http::HttpClient;
     use railz_connect_core::provider::{CodeExchange, Provider};

@@ -260,9 +260,11 @@ impl ProvidersConfig {
                 Some(Err(())) => Err(ConfigError::Invalid { variable, reason: "is not valid UTF-8".into() }),
             }
         };
-        let mut names: Vec<ServiceName> = catalog.iter().map(|d| d.service_name().clone()).collect();
-        #[cfg(feature = "railz-sandbox")]
-        names.push(ServiceName::new(railz_sandbox::SERVICE_NAME).unwrap_or_else(|_| unreachable!("valid constant")));
+        let sandbox = [
+            #[cfg(feature = "railz-sandbox")]
+            ServiceName::new(railz_sandbox::SERVICE_NAME).unwrap_or_else(|_| unreachable!("valid constant")),
+        ];
+        let names: Vec<ServiceName> = catalog.iter().map(|d| d.service_name().clone()).chain(sandbox).collect();
         let mut config = Self::new();
         for service in names {
             let prefix = env_prefix(service.as_str());
@@ -376,6 +378,7 @@ fn provider(definition: Arc<ServiceDefinition>, config: &ServiceConfig) -> Resul
 mod tests {
     use super::*;
 
+    #[cfg(feature = "railz-sandbox")]
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<Result<String, ()>> + 'a {
         move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| Ok((*v).to_owned()))
     }
@@ -388,6 +391,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "railz-sandbox")]
     fn from_vars_enables_and_names_the_variable() {
         assert!(ProvidersConfig::from_vars(vars(&[])).unwrap().iter().next().is_none(), "nothing set: nothing enabled");
         let ok = ProvidersConfig::from_vars(vars(&[
