@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use railz_connect_core::provider::{
     AccountInfo, CallContext, ClientAuth, ClientRegistration, Endpoints, Inputs, IssuerParam, OAuth2Definition,
     OAuth2Provider, OAuthErrorCode, Pkce, ProviderError, Quirks, RevocationStyle, Rotation, TokenSet,
-    default_callback_error_reason,
+    default_callback_error_reason, set_authorization,
 };
 use railz_connect_core::{ReasonCode, Tenant, TenantId};
 use serde_json::Value;
@@ -227,11 +227,8 @@ impl CatalogQuirks {
     ) -> Result<(), ProviderError> {
         let api = self.definition.api.as_ref();
         let scheme = api.and_then(|a| a.auth_scheme.as_deref()).unwrap_or("Bearer");
-        let mut value = http::HeaderValue::try_from(format!("{scheme} {}", tokens.access_token.secret()))
-            .map_err(|_| ProviderError::InvalidResponse("the token is not a valid header value".into()))?;
-        value.set_sensitive(true);
+        set_authorization(request, &format!("{scheme} {}", tokens.access_token.secret()))?;
         let headers = request.headers_mut();
-        headers.insert(http::header::AUTHORIZATION, value);
         if let Some(api) = api {
             if let Some(name) = &api.client_id_header {
                 let name = http::HeaderName::try_from(name.as_str()).map_err(invalid)?;

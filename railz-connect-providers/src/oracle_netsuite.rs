@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use railz_connect_core::TenantId;
 use railz_connect_core::provider::{
     AccountInfo, AuthKind, CallContext, Capabilities, Credentials, Inputs, Provider, ProviderError, ProviderMetadata,
-    SecretCredentials,
+    SecretCredentials, set_authorization,
 };
 use railz_connect_core::secret::SecretValue;
 use rand::Rng as _;
@@ -165,10 +165,6 @@ impl Provider for NetsuiteTba {
             rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(20).map(char::from).collect();
         let header =
             oauth1::authorization(request.method().as_str(), &url, &body, &keys, cx.now.unix_timestamp(), &nonce);
-        let mut value =
-            http::HeaderValue::try_from(header).map_err(|e| ProviderError::InvalidRequest(e.to_string()))?;
-        value.set_sensitive(true);
-        request.headers_mut().insert(http::header::AUTHORIZATION, value);
-        Ok(())
+        set_authorization(request, &header)
     }
 }

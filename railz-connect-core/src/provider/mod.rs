@@ -479,7 +479,13 @@ pub fn bearer(credentials: &Credentials, request: &mut http::Request<Vec<u8>>) -
 /// for a provider whose token is not the credentials' access token (an API key in a secret
 /// field).
 pub fn set_bearer(request: &mut http::Request<Vec<u8>>, token: &str) -> Result<(), ProviderError> {
-    let mut value = http::HeaderValue::try_from(format!("Bearer {token}"))
+    set_authorization(request, &format!("Bearer {token}"))
+}
+
+/// Sets `Authorization` to `value` (a scheme and its credentials: `Zoho-oauthtoken <token>`,
+/// `OAuth realm="...", ...`), marked sensitive (never printed by `http`'s `Debug`).
+pub fn set_authorization(request: &mut http::Request<Vec<u8>>, value: &str) -> Result<(), ProviderError> {
+    let mut value = http::HeaderValue::try_from(value)
         .map_err(|_| ProviderError::InvalidResponse("the token is not a valid header value".into()))?;
     value.set_sensitive(true);
     request.headers_mut().insert(http::header::AUTHORIZATION, value);
