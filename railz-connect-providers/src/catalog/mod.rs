@@ -584,12 +584,17 @@ impl Catalog {
 
     /// The definitions built into this crate (one per enabled provider feature, plus the
     /// unsupported services, listed with their reason).
+    /// The files are parsed and validated once per process; each call answers a copy (the
+    /// definitions themselves are shared).
     pub fn builtin() -> Result<Self, CatalogError> {
-        let mut catalog = Self::empty();
-        for (file, text) in BUILTIN {
-            catalog.add_toml(file, text)?;
-        }
-        Ok(catalog)
+        static BUILT: std::sync::LazyLock<Result<Catalog, CatalogError>> = std::sync::LazyLock::new(|| {
+            let mut catalog = Catalog::empty();
+            for (file, text) in BUILTIN {
+                catalog.add_toml(file, text)?;
+            }
+            Ok(catalog)
+        });
+        BUILT.clone()
     }
 
     /// Adds a definition from its text, replacing one of the same service name (an app's
