@@ -535,7 +535,9 @@ mod tests {
         let client = ClientRegistration::new("client", ClientSecret::new("secret"));
         let zoho = oauth2_provider(definition("zohoBooks"), client, Placement::default()).unwrap();
         let http = HttpClient::new().unwrap();
-        let cx = CallContext::new(&http, railz_connect_core::time::OffsetDateTime::now_utc());
+        // A fixed instant: the exchange is refused before anything reads the time.
+        let now = railz_connect_core::time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let cx = CallContext::new(&http, now);
         let (code, verifier) = (AuthorizationCode::new("c"), PkceVerifier::new("v".repeat(43)));
         let redirect = Url::parse("https://app.example/callback").unwrap();
         let inputs = Inputs::new().with_input("dataCenter", "accounts.zoho.eu");

@@ -80,7 +80,10 @@ async fn an_app_catalog_file_adds_a_working_provider() {
     let registry = registry_with(&catalog, &config).unwrap();
     assert_eq!(registry.service_names().collect::<Vec<_>>(), [&service]);
 
-    let clock = Arc::new(ManualClock::new(railz_connect_core::time::OffsetDateTime::now_utc()));
+    // A fixed instant: the SDK computes every expiry from its own clock.
+    let clock = Arc::new(ManualClock::new(
+        railz_connect_core::time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+    ));
     let widget = WidgetId::new("app").unwrap();
     let connect = Connect::builder()
         .with_registry(registry)

@@ -201,7 +201,7 @@ pub async fn refresh<E: Emulator>(kit: &Kit<'_, E>) {
     }
     kit.advance(std::time::Duration::from_secs(60));
     kit.connect.refresh(&connection.id).await.unwrap_or_else(|e| panic!("{service}: a second refresh: {e}"));
-    if kit.definition.verify.is_some() || kit.connect.registry().get(service).is_some_and(|p| p.capabilities().verify) {
+    if kit.verifies() {
         kit.connect.verify(&connection.id).await.unwrap_or_else(|e| panic!("{service}: verify after refresh: {e}"));
     }
 }
@@ -342,8 +342,7 @@ pub async fn run_all<E: Emulator>(emulator: &E, definition: &ServiceDefinition, 
     invalid_grant(&kit).await;
     rate_limits(&kit).await;
     revocation(&kit).await;
-    if definition.verify.is_some() || kit.connect.registry().get(kit.service()).is_some_and(|p| p.capabilities().verify)
-    {
+    if kit.verifies() {
         verify(&kit).await;
     }
     api_request(&kit).await;

@@ -199,6 +199,11 @@ impl<'e, E: Emulator> Kit<'e, E> {
         self.definition.service_name()
     }
 
+    /// Whether the adapter declares a verify call.
+    pub fn verifies(&self) -> bool {
+        self.connect.registry().get(self.service()).is_some_and(|p| p.metadata().capabilities.verify)
+    }
+
     /// Moves both clocks.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
