@@ -77,7 +77,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
@@ -192,9 +192,7 @@ struct TbaState {
 
 type Shared = Arc<Mutex<TbaState>>;
 
-fn lock(shared: &Shared) -> MutexGuard<'_, TbaState> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::serve::lock;
 
 /// The running NetSuite TBA emulation. Dropping it aborts the server task;
 /// prefer [`NetsuiteTba::shutdown`].

@@ -224,6 +224,12 @@ impl Script {
     }
 }
 
+/// Locks a server's state, whether or not a handler panicked while holding it (the state is
+/// scripted test data: a later request still gets an answer).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// For servers without token responses (the Intacct gateway, NetSuite
 /// TBA): [`Fault::Delay`] waits, the token-response faults change nothing,
 /// and any other fault is the answer, as the sandbox's.
@@ -242,18 +248,10 @@ pub(crate) async fn plain_fault(fault: Option<Fault>) -> Option<Response> {
 // Time
 // ---------------------------------------------------------------------------
 
-/// `YYYY-MM-DDTHH:MM:SS` (UTC) of `days` since 1970-01-01 plus `secs`
-/// seconds into that day (proleptic Gregorian, Howard Hinnant's
-/// days-to-civil).
-pub(crate) fn civil_datetime(days: i64, secs: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of Unix seconds (an instant beyond the year 9999 is written as
+/// the last second of that year).
+pub(crate) fn civil_datetime(unix: i64) -> String {
+    let at =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or_else(|_| time::PrimitiveDateTime::MAX.assume_utc());
+    at.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]")).unwrap_or_default()
 }

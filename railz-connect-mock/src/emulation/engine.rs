@@ -3,7 +3,7 @@
 //! recordings). Nothing here knows a provider by name.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
@@ -19,10 +19,7 @@ pub(super) const CLOCK_START: u64 = 1_800_000_000;
 
 pub(super) type Shared = Arc<Mutex<State>>;
 
-/// Locks the state, shrugging off poisoning.
-pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(super) use crate::serve::lock;
 
 // ---------------------------------------------------------------------------
 // The spec of one provider, as data
@@ -402,8 +399,7 @@ pub(super) fn segments_after<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a 
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC) of unix seconds.
 pub(super) fn iso_datetime(secs: u64) -> String {
-    // Both fit: at most u64::MAX / 86 400 days, and under a day of seconds.
-    crate::serve::civil_datetime((secs / 86_400) as i64, (secs % 86_400) as i64)
+    crate::serve::civil_datetime(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -107,10 +107,9 @@ fn control_failure(echo: &ControlEcho, error: &GwError) -> String {
     document(&format!("{}{}", echo.xml("failure"), error.xml()))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS+00:00` for Unix seconds (proleptic Gregorian,
-/// Howard Hinnant's days-to-civil).
+/// `YYYY-MM-DDTHH:MM:SS+00:00` for Unix seconds.
 fn iso8601(unix: i64) -> String {
-    format!("{}+00:00", serve::civil_datetime(unix.div_euclid(86_400), unix.rem_euclid(86_400)))
+    format!("{}+00:00", serve::civil_datetime(unix))
 }
 
 fn new_session_id() -> String {

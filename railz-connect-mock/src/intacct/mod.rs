@@ -95,7 +95,7 @@ mod xml;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use url::Url;
@@ -183,9 +183,7 @@ struct GatewayState {
 
 type Shared = Arc<Mutex<GatewayState>>;
 
-fn lock(shared: &Shared) -> MutexGuard<'_, GatewayState> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::serve::lock;
 
 /// The running Intacct XML gateway emulation. Dropping it aborts the
 /// server task; prefer [`IntacctGateway::shutdown`]. `Debug` prints no

@@ -11,7 +11,7 @@ pub(crate) mod response;
 mod token;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::to_bytes;
@@ -38,11 +38,7 @@ const BODY_LIMIT: usize = 1 << 20;
 
 pub(crate) type Shared = Arc<Mutex<ServerState>>;
 
-/// Locks the state, shrugging off poisoning (a panicking handler must not
-/// take the whole sandbox down with it).
-pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, ServerState> {
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::serve::lock;
 
 #[derive(Debug)]
 pub(crate) struct ServerState {
