@@ -68,7 +68,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{WidgetConfig, WidgetConfigBuilder};
 pub use connect::{
     AuthorizationStart, Completion, Connect, ConnectBuilder, ConnectionList, Disconnection, Failure, Landing,
-    Revocation, ServiceInput, ServiceSummary, SessionRequest, WidgetSession,
+    Revocation, ServiceInput, ServiceSummary, SessionInfo, SessionRequest, WidgetSession,
 };
 pub use connection::{Connection, ConnectionFilter, ConnectionStatus, ReasonCode, Tenant};
 pub use error::{CallbackError, Error, ErrorKind, SessionError};

@@ -437,7 +437,8 @@ pub(crate) fn oauth2_definition(
         RawPkce::Supported => Pkce::Supported,
         RawPkce::Unsupported => Pkce::Unsupported,
     })
-    .with_sandbox(placement.sandbox);
+    .with_sandbox(placement.sandbox)
+    .with_countries(&definition.countries);
     if let (Some(url), Some(style)) = (&oauth.revoke_url, oauth.revocation) {
         let style = match style {
             RawRevocation::Form => RevocationStyle::Rfc7009,

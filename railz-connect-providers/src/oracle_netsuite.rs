@@ -56,6 +56,7 @@ impl NetsuiteTba {
         let mut metadata =
             ProviderMetadata::new(definition.service.clone(), definition.display_name.clone(), AuthKind::Credentials)
                 .with_sandbox(placement.sandbox)
+                .with_countries(&definition.countries)
                 .with_capabilities(Capabilities::new().with_verify(definition.verify.is_some()));
         for input in definition.inputs(AuthMode::Credentials) {
             metadata = metadata.with_input(input.clone());

@@ -153,6 +153,7 @@ impl SageIntacct {
         let mut metadata =
             ProviderMetadata::new(definition.service.clone(), definition.display_name.clone(), AuthKind::Credentials)
                 .with_sandbox(placement.sandbox)
+                .with_countries(&definition.countries)
                 .with_capabilities(Capabilities::new().with_refresh(Rotation::Never).with_verify(true));
         for input in definition.inputs(AuthMode::Credentials) {
             metadata = metadata.with_input(input.clone());

@@ -24,7 +24,7 @@ use url::Url;
 
 pub use outcome::{
     AuthorizationStart, Completion, ConnectionList, Disconnection, Failure, Landing, Revocation, ServiceInput,
-    ServiceSummary, SessionRequest, WidgetSession,
+    ServiceSummary, SessionInfo, SessionRequest, WidgetSession,
 };
 
 use crate::business_name;
@@ -334,6 +334,11 @@ impl Connect {
 
     fn widget(&self, id: &WidgetId) -> Result<&WidgetConfig, Error> {
         self.inner.widgets.get(id).ok_or_else(|| Error::UnknownWidget(id.clone()))
+    }
+
+    /// A widget's configuration ([`Error::UnknownWidget`] if none has this id).
+    pub fn widget_config(&self, id: &WidgetId) -> Result<&WidgetConfig, Error> {
+        self.widget(id)
     }
 
     fn provider(&self, service: &ServiceName) -> Result<&Arc<dyn Provider>, Error> {

@@ -60,6 +60,33 @@ pub struct ServiceSummary {
     pub auth_kind: AuthKind,
     /// The inputs needed before (or instead of) authorization.
     pub inputs: Vec<ServiceInput>,
+    /// The countries it is sold in (ISO 3166-1 alpha-2); empty for everywhere.
+    pub countries: Vec<String>,
+}
+
+impl ServiceSummary {
+    pub(super) fn of(m: &crate::provider::ProviderMetadata) -> Self {
+        Self {
+            service_name: m.service_name.clone(),
+            display_name: m.display_name.clone(),
+            sandbox: m.sandbox,
+            auth_kind: m.auth_kind,
+            inputs: m.inputs.iter().map(ServiceInput::of).collect(),
+            countries: m.countries.clone(),
+        }
+    }
+}
+
+/// What a valid session token says ([`Connect::session_info`](crate::Connect::session_info)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The widget.
+    pub widget_id: WidgetId,
+    /// The business.
+    pub business_name: BusinessName,
+    /// When the session expires.
+    pub expires_at: OffsetDateTime,
 }
 
 /// One input a service needs, as shown to the user.

@@ -1,12 +1,15 @@
 //! Widget sessions and generated business names.
 
-use super::outcome::{ServiceInput, ServiceSummary, SessionRequest, WidgetSession};
+use time::OffsetDateTime;
+
+use super::outcome::{ServiceSummary, SessionInfo, SessionRequest, WidgetSession};
 use super::seal::SessionClaims;
 use super::{Connect, without_landing_params};
 use crate::connection::ConnectionFilter;
 use crate::error::Error;
 use crate::ids::{BusinessName, WidgetId};
 use crate::provider::ProviderExt;
+use crate::secret::SessionToken;
 use crate::store::{BusinessRecord, Page};
 
 impl Connect {
@@ -46,22 +49,7 @@ impl Connect {
             e: expires_at.unix_timestamp(),
         };
         let token = self.sealer().seal_session(&claims)?;
-        let services = self
-            .inner
-            .registry
-            .iter()
-            .filter(|p| widget.offers(p.service_name()))
-            .map(|p| {
-                let m = p.metadata();
-                ServiceSummary {
-                    service_name: m.service_name.clone(),
-                    display_name: m.display_name.clone(),
-                    sandbox: m.sandbox,
-                    auth_kind: m.auth_kind,
-                    inputs: m.inputs.iter().map(ServiceInput::of).collect(),
-                }
-            })
-            .collect();
+        let services = self.services(widget_id)?;
         let filter = ConnectionFilter::all().with_widget(widget_id.clone()).with_business(business_name.clone());
         let connections = self.inner.store.list_connections(&filter, &Page::first(Page::MAX_LIMIT)).await?;
         tracing::debug!(business_name = %business_name, generated, "widget session created");
@@ -73,6 +61,32 @@ impl Connect {
             expires_at,
             services,
             connections,
+        })
+    }
+
+    /// The services a widget offers, in registry order (what a service picker shows; no
+    /// session needed: the list is not secret).
+    pub fn services(&self, widget_id: &WidgetId) -> Result<Vec<ServiceSummary>, Error> {
+        let widget = self.widget(widget_id)?;
+        Ok(self
+            .inner
+            .registry
+            .iter()
+            .filter(|p| widget.offers(p.service_name()))
+            .map(|p| ServiceSummary::of(p.metadata()))
+            .collect())
+    }
+
+    /// Opens a session token: its widget, business and expiry. Fails like
+    /// [`Connect::begin`] on a forged, malformed or expired token
+    /// ([`Error::InvalidSession`]).
+    pub fn session_info(&self, token: &SessionToken) -> Result<SessionInfo, Error> {
+        let claims = self.sealer().open_session(token, self.now())?;
+        Ok(SessionInfo {
+            widget_id: claims.w,
+            business_name: claims.b,
+            expires_at: OffsetDateTime::from_unix_timestamp(claims.e)
+                .map_err(|_| Error::InvalidSession(crate::error::SessionError::Malformed))?,
         })
     }
 

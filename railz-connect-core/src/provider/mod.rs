@@ -211,6 +211,9 @@ pub struct ProviderMetadata {
     pub issuer_param: IssuerParam,
     /// How long a connection stays valid before it must be re-authorized.
     pub connection_validity: Duration,
+    /// The countries the service is sold in (ISO 3166-1 alpha-2, upper case), for a widget's
+    /// country filter; empty for a service offered everywhere.
+    pub countries: Vec<String>,
 }
 
 impl ProviderMetadata {
@@ -232,7 +235,28 @@ impl ProviderMetadata {
             issuer: None,
             issuer_param: IssuerParam::Optional,
             connection_validity: Self::DEFAULT_VALIDITY,
+            countries: Vec::new(),
         }
+    }
+
+    /// The countries the service is sold in (ISO 3166-1 alpha-2; stored upper case). Empty
+    /// means everywhere.
+    #[must_use]
+    pub fn with_countries<I, S>(mut self, countries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.countries = countries.into_iter().map(|c| c.as_ref().to_ascii_uppercase()).collect();
+        self
+    }
+
+    /// Whether the service is offered in any of `countries` (ISO 3166-1 alpha-2, any case): a
+    /// service with no country list is offered everywhere, and an empty filter matches all.
+    pub fn offered_in<S: AsRef<str>>(&self, countries: &[S]) -> bool {
+        self.countries.is_empty()
+            || countries.is_empty()
+            || countries.iter().any(|c| self.countries.iter().any(|own| own.eq_ignore_ascii_case(c.as_ref())))
     }
 
     /// Whether it is a sandbox.

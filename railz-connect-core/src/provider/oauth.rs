@@ -186,6 +186,8 @@ pub struct OAuth2Definition {
     pub error_aliases: Vec<(String, OAuthErrorCode)>,
     /// Whether the [`Quirks`] have a verify call.
     pub verify: bool,
+    /// The countries the service is sold in ([`ProviderMetadata::countries`]).
+    pub countries: Vec<String>,
 }
 
 impl OAuth2Definition {
@@ -219,6 +221,7 @@ impl OAuth2Definition {
             connection_validity: Self::DEFAULT_VALIDITY,
             error_aliases: Vec::new(),
             verify: false,
+            countries: Vec::new(),
         }
     }
 
@@ -360,6 +363,17 @@ impl OAuth2Definition {
         self
     }
 
+    /// Sets the countries the service is sold in (ISO 3166-1 alpha-2), for a widget's country
+    /// filter.
+    pub fn with_countries<I, S>(mut self, countries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.countries = countries.into_iter().map(|c| c.as_ref().to_ascii_uppercase()).collect();
+        self
+    }
+
     fn metadata(&self) -> ProviderMetadata {
         let mut capabilities = Capabilities::new()
             .with_pkce(self.pkce != Pkce::Unsupported)
@@ -372,7 +386,8 @@ impl OAuth2Definition {
         let mut meta = ProviderMetadata::new(self.service_name.clone(), self.display_name.clone(), AuthKind::Redirect)
             .with_sandbox(self.sandbox)
             .with_capabilities(capabilities)
-            .with_connection_validity(self.connection_validity);
+            .with_connection_validity(self.connection_validity)
+            .with_countries(&self.countries);
         for input in &self.inputs {
             meta = meta.with_input(input.clone());
         }

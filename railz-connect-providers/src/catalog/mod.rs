@@ -113,6 +113,7 @@ pub struct ServiceDefinition {
     pub(crate) file: String,
     pub(crate) service: ServiceName,
     pub(crate) display_name: String,
+    pub(crate) countries: Vec<String>,
     pub(crate) support: Support,
     pub(crate) modes: Vec<AuthMode>,
     pub(crate) hooks: Option<Hooks>,
@@ -142,6 +143,11 @@ impl ServiceDefinition {
     /// The name to show.
     pub fn display_name(&self) -> &str {
         &self.display_name
+    }
+
+    /// The countries it is sold in (ISO 3166-1 alpha-2); empty for everywhere.
+    pub fn countries(&self) -> &[String] {
+        &self.countries
     }
 
     /// Whether the SDK can connect it.
@@ -213,10 +219,16 @@ fn validate(file: &str, raw: RawDefinition) -> Result<ServiceDefinition, Catalog
         }
     }
     let sources = raw.sources.iter().map(|s| Source { fact: s.fact.clone(), url: s.url.clone() }).collect();
+    for (i, country) in raw.countries.iter().enumerate() {
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(err(&format!("countries[{i}]"), format!("`{country}` is not an ISO 3166-1 alpha-2 code")));
+        }
+    }
     let mut definition = ServiceDefinition {
         file: file.to_owned(),
         service,
         display_name: raw.display_name.clone(),
+        countries: raw.countries.clone(),
         support: Support::Supported,
         modes: Vec::new(),
         hooks,

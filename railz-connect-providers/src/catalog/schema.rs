@@ -11,6 +11,9 @@ use serde::Deserialize;
 pub(crate) struct RawDefinition {
     pub(crate) service: String,
     pub(crate) display_name: String,
+    /// The countries the service is sold in (ISO 3166-1 alpha-2); absent for everywhere.
+    #[serde(default)]
+    pub(crate) countries: Vec<String>,
     pub(crate) status: RawStatus,
     #[serde(default)]
     pub(crate) unsupported_reason: Option<String>,
