@@ -11,3 +11,6 @@
 
 pub use railz_connect_core::*;
 pub use railz_connect_providers as providers;
+/// The Connect widget (feature `widget`).
+#[cfg(feature = "widget")]
+pub use railz_connect_widget as widget;

@@ -49,6 +49,8 @@ use url::Url;
 
 pub mod api;
 mod assets;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod i18n;
 mod page;
 mod security;
