@@ -31,7 +31,10 @@ async fn main() -> Result<(), AnyError> {
     let url = app.url();
     println!("demo app:       {url}");
     println!("widget page:    {url}page");
-    println!("Sage Intacct:   company {}, user {}, password {}", app.intacct.1.company_id, app.intacct.1.user_id, app.intacct.1.password);
+    println!(
+        "Sage Intacct:   company {}, user {}, password {}",
+        app.intacct.1.company_id, app.intacct.1.user_id, app.intacct.1.password
+    );
     if check {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();

@@ -235,8 +235,7 @@ async fn create_session(
     let b: SessionBody = body(&bytes, lang)?;
     let mut request = SessionRequest::new();
     if let Some(name) = b.business_name.filter(|n| !n.is_empty()) {
-        let name =
-            BusinessName::new(name).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalidInput", lang))?;
+        let name = BusinessName::new(name).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalidInput", lang))?;
         request = request.with_business_name(name);
     }
     if let Some(url) = b.redirect_url.filter(|u| !u.is_empty()) {
@@ -349,7 +348,8 @@ async fn choose_tenant(
     let lang = q.lang();
     csrf_checked(&headers, lang)?;
     let b: TenantBody = body(&bytes, lang)?;
-    let tenant = TenantId::new(b.tenant_id).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "unknownTenant", lang))?;
+    let tenant =
+        TenantId::new(b.tenant_id).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "unknownTenant", lang))?;
     let completion = widget
         .connect
         .choose_tenant(&TenantTicket::new(b.ticket), &tenant)
@@ -387,12 +387,25 @@ pub(crate) async fn csp_report(State(widget): State<ConnectWidget>, bytes: Bytes
     if bytes.len() > 16 * 1024 {
         return StatusCode::PAYLOAD_TOO_LARGE;
     }
-    let report = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| json!({"unparsed": bytes.len()}));
+    let mut report = serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|_| json!({"unparsed": bytes.len()}));
+    redact_report(&mut report);
     let directive = report.pointer("/csp-report/violated-directive").and_then(Value::as_str).unwrap_or("?");
     let blocked = report.pointer("/csp-report/blocked-uri").and_then(Value::as_str).unwrap_or("?");
     tracing::warn!(directive, blocked = %blocked.chars().take(200).collect::<String>(), "Content-Security-Policy violation reported");
     widget.reports.record(report);
     StatusCode::NO_CONTENT
+}
+
+/// Drops the query and fragment of every URL in a report: a report from the callback page
+/// names that page's address, which carries the authorization code and `state`.
+fn redact_report(report: &mut Value) {
+    let Some(fields) = report.get_mut("csp-report").and_then(Value::as_object_mut) else { return };
+    for key in ["document-uri", "referrer", "source-file", "blocked-uri"] {
+        if let Some(Value::String(url)) = fields.get_mut(key) {
+            let cut = url.find(['?', '#']).unwrap_or(url.len());
+            url.truncate(cut);
+        }
+    }
 }
 
 /// Anything else: a JSON 404.

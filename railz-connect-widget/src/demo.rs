@@ -172,26 +172,11 @@ impl DemoApp {
     }
 }
 
-const HOME: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Demo app: connect your accounting software</title><link rel="stylesheet" href="/connect/assets/widget.css">
-<script src="/connect/embed.js"></script><script src="/app.js" defer></script></head>
-<body><main style="max-width:720px">
-<h1>Demo app</h1>
-<p>The widget below comes from <code>railz-connect-widget</code>, mounted with the embed script. Every service runs on
-this machine: Railz Cloud Accounting (the sandbox) and an emulation of each provider.</p>
-<p>Sage Intacct: company <code>{{company}}</code>, user <code>{{user}}</code>, password <code>{{password}}</code>.
-NetSuite account id: <code>11110001</code>.</p>
-<p><label for="business">Business name (empty: generated)</label> <input id="business" type="text">
-<button type="button" id="mount" class="rcw-primary">Mount the widget</button>
-<button type="button" id="open" class="rcw-secondary">Open it as a popup</button>
-<a href="/page">Show it as a page</a></p>
-<div id="railz-connect"></div>
-<h2>Events</h2><pre id="events" aria-live="polite"></pre>
-</main></body></html>"#;
-
 const APP_JS: &str = r#"// The app's own script: its backend opens the session, the embed script does the rest.
 window.railzEvents = [];
+// Every message this page receives is counted: the embed script acts only on its widget's.
+window.railzMessagesSeen = 0;
+window.addEventListener("message", function () { window.railzMessagesSeen++; });
 function record(type, payload) {
   window.railzEvents.push({ type: type, payload: payload || {} });
   document.getElementById("events").textContent += type + " " + JSON.stringify(payload || {}) + "\n";
@@ -226,11 +211,18 @@ document.getElementById("open").addEventListener("click", function () {
 if (new URLSearchParams(location.search).get("autoload") === "1") document.getElementById("mount").click();
 "#;
 
+#[derive(Template)]
+#[template(path = "demo_home.html")]
+struct HomePage<'a> {
+    company: &'a str,
+    user: &'a str,
+    password: &'a str,
+}
+
 async fn home(State(state): State<AppState>) -> Response {
-    let html = HOME
-        .replace("{{company}}", &state.intacct.company_id)
-        .replace("{{user}}", &state.intacct.user_id)
-        .replace("{{password}}", &state.intacct.password);
+    let u = &state.intacct;
+    let html =
+        HomePage { company: &u.company_id, user: &u.user_id, password: &u.password }.render().unwrap_or_default();
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -261,8 +253,9 @@ async fn session(State(state): State<AppState>, body: Option<axum::Json<SessionB
         }
     }
     match state.connect.create_session(&state.widget_id, request).await {
-        Ok(s) => axum::Json(serde_json::json!({"token": s.token.secret(), "businessName": s.business_name}))
-            .into_response(),
+        Ok(s) => {
+            axum::Json(serde_json::json!({"token": s.token.secret(), "businessName": s.business_name})).into_response()
+        }
         Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
 }
@@ -298,9 +291,6 @@ async fn landing(Query(q): Query<LandingQuery>) -> Response {
         _ => "Back in the app.".to_owned(),
     };
     let html = LandingPage { text }.render().unwrap_or_default();
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::REFERRER_POLICY, "no-referrer")],
-        html,
-    )
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::REFERRER_POLICY, "no-referrer")], html)
         .into_response()
 }

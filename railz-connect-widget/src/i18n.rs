@@ -56,7 +56,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("picker.sandbox", "Sandbox", "Bac à sable"),
     ("picker.count", "services shown", "services affichés"),
     ("inputs.title", "A few details first", "Quelques informations d’abord"),
-    ("inputs.subtitle", "These are sent only to the service you chose.", "Elles ne sont envoyées qu’au service choisi."),
+    (
+        "inputs.subtitle",
+        "These are sent only to the service you chose.",
+        "Elles ne sont envoyées qu’au service choisi.",
+    ),
     ("inputs.continue", "Continue", "Continuer"),
     ("inputs.back", "Back", "Retour"),
     ("inputs.optional", "(optional)", "(facultatif)"),
@@ -84,7 +88,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("error.retry", "Try again", "Réessayer"),
     ("error.code", "Reason code", "Code de raison"),
     ("callback.title", "Finishing the connection", "Finalisation de la connexion"),
-    ("callback.lost", "This window is no longer needed. Return to the page you started from.", "Cette fenêtre n’est plus utile. Revenez à la page de départ."),
+    (
+        "callback.lost",
+        "This window is no longer needed. Return to the page you started from.",
+        "Cette fenêtre n’est plus utile. Revenez à la page de départ.",
+    ),
 ];
 
 /// The message shown for a reason code (a failed authorization or a refused request).
@@ -96,19 +104,51 @@ const REASONS: &[(&str, &str, &str)] = &[
         "Seul un administrateur ou propriétaire de l’entreprise peut la connecter. Demandez-lui de se connecter.",
     ),
     ("unauthorizedCredentials", "The provider refused these credentials.", "Le fournisseur a refusé ces identifiants."),
-    ("authorizationExpired", "The authorization took too long. Start again.", "L’autorisation a pris trop de temps. Recommencez."),
+    (
+        "authorizationExpired",
+        "The authorization took too long. Start again.",
+        "L’autorisation a pris trop de temps. Recommencez.",
+    ),
     ("noTenant", "No company was found for this sign-in.", "Aucune entreprise n’a été trouvée pour cette connexion."),
     ("invalidCallback", "The provider’s answer was not valid.", "La réponse du fournisseur n’était pas valide."),
-    ("rateLimited", "The provider is busy. Try again in a moment.", "Le fournisseur est occupé. Réessayez dans un instant."),
-    ("providerUnavailable", "The provider is unavailable. Try again later.", "Le fournisseur est indisponible. Réessayez plus tard."),
+    (
+        "rateLimited",
+        "The provider is busy. Try again in a moment.",
+        "Le fournisseur est occupé. Réessayez dans un instant.",
+    ),
+    (
+        "providerUnavailable",
+        "The provider is unavailable. Try again later.",
+        "Le fournisseur est indisponible. Réessayez plus tard.",
+    ),
     ("timeout", "The session timed out. Start again.", "La session a expiré. Recommencez."),
     ("sessionExpired", "The session has expired. Start again.", "La session a expiré. Recommencez."),
-    ("invalidSession", "This session is not valid. Start again from the app.", "Cette session n’est pas valide. Recommencez depuis l’application."),
-    ("invalidInput", "Some details are missing or not valid.", "Certaines informations manquent ou ne sont pas valides."),
+    (
+        "invalidSession",
+        "This session is not valid. Start again from the app.",
+        "Cette session n’est pas valide. Recommencez depuis l’application.",
+    ),
+    (
+        "invalidInput",
+        "Some details are missing or not valid.",
+        "Certaines informations manquent ou ne sont pas valides.",
+    ),
     ("serviceNotOffered", "This service is not offered here.", "Ce service n’est pas proposé ici."),
-    ("browserMismatch", "Finish in the browser where you started.", "Terminez dans le navigateur où vous avez commencé."),
-    ("popupBlocked", "The sign-in window was blocked. Allow pop-ups and try again.", "La fenêtre de connexion a été bloquée. Autorisez les fenêtres et réessayez."),
-    ("originNotAllowed", "This widget cannot be shown on this site.", "Ce widget ne peut pas être affiché sur ce site."),
+    (
+        "browserMismatch",
+        "Finish in the browser where you started.",
+        "Terminez dans le navigateur où vous avez commencé.",
+    ),
+    (
+        "popupBlocked",
+        "The sign-in window was blocked. Allow pop-ups and try again.",
+        "La fenêtre de connexion a été bloquée. Autorisez les fenêtres et réessayez.",
+    ),
+    (
+        "originNotAllowed",
+        "This widget cannot be shown on this site.",
+        "Ce widget ne peut pas être affiché sur ce site.",
+    ),
     ("unknown", "Something went wrong. Try again.", "Une erreur est survenue. Réessayez."),
 ];
 

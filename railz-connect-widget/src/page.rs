@@ -57,7 +57,11 @@ impl MountParams {
 }
 
 /// The services a page shows: the widget's, less `exclude`, in `countries` when given.
-pub(crate) fn filter_services(all: Vec<ServiceSummary>, exclude: &[String], countries: &[String]) -> Vec<ServiceSummary> {
+pub(crate) fn filter_services(
+    all: Vec<ServiceSummary>,
+    exclude: &[String],
+    countries: &[String],
+) -> Vec<ServiceSummary> {
     all.into_iter()
         .filter(|s| !exclude.iter().any(|e| e == s.service_name.as_str()))
         .filter(|s| {
@@ -212,9 +216,9 @@ pub(crate) async fn widget_page(
     let options = widget.options(&id);
     let lang = language(params.language.as_deref(), options, &headers);
     let content = match params.content.as_deref().filter(|c| c.len() <= MountParams::MAX_CONTENT) {
-        Some(json) => options
-            .content
-            .merged(&serde_json::from_str(json).map(|v| Content::from_json(&v)).unwrap_or_default()),
+        Some(json) => {
+            options.content.merged(&serde_json::from_str(json).map(|v| Content::from_json(&v)).unwrap_or_default())
+        }
         None => options.content.clone(),
     };
     let theme = options.theme.overlaid(
@@ -242,7 +246,9 @@ pub(crate) async fn widget_page(
     };
     let all = widget.connect.services(&id).unwrap_or_default();
     let countries_filter = MountParams::list(params.country_codes.as_deref());
-    let services = filter_services(all, &MountParams::list(params.exclude.as_deref()), &countries_filter);
+    let mut services = filter_services(all, &MountParams::list(params.exclude.as_deref()), &countries_filter);
+    // The sandbox first, then by name.
+    services.sort_by(|a, b| b.sandbox.cmp(&a.sandbox).then_with(|| a.display_name.cmp(&b.display_name)));
     let countries: BTreeSet<String> = services.iter().flat_map(|s| s.countries.iter().cloned()).collect();
     let countries = countries
         .into_iter()

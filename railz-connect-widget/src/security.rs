@@ -130,11 +130,10 @@ pub(crate) fn check_csrf(headers: &HeaderMap) -> Result<(), CsrfRefusal> {
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-        let same = origin
-            .to_str()
-            .ok()
-            .and_then(|o| Url::parse(o).ok())
-            .is_some_and(|o| o.host_str().map(|h| (h, o.port())).is_some_and(|(h, port)| host_matches(host, h, port)));
+        let same =
+            origin.to_str().ok().and_then(|o| Url::parse(o).ok()).is_some_and(|o| {
+                o.host_str().map(|h| (h, o.port())).is_some_and(|(h, port)| host_matches(host, h, port))
+            });
         if !same {
             return Err(CsrfRefusal::Origin);
         }
@@ -208,7 +207,9 @@ mod tests {
         assert_eq!(Origin::parse("https://app.example").unwrap().as_str(), "https://app.example");
         assert_eq!(Origin::parse("https://app.example:443/").unwrap().as_str(), "https://app.example");
         assert_eq!(Origin::parse("http://127.0.0.1:8080").unwrap().as_str(), "http://127.0.0.1:8080");
-        for bad in ["http://app.example", "https://app.example/path", "https://u@app.example", "*", "null", "https://a?x"] {
+        for bad in
+            ["http://app.example", "https://app.example/path", "https://u@app.example", "*", "null", "https://a?x"]
+        {
             assert!(Origin::parse(bad).is_err(), "{bad}");
         }
     }

@@ -20,7 +20,9 @@ pub enum InvalidTheme {
     Font,
     /// A logo that is neither a path on this site nor a `data:image/...;base64,` URL, or is
     /// larger than 32 KB.
-    #[error("a logo must be a path on this site (/...) or a data:image/(png|jpeg|gif|webp|svg+xml);base64 URL under 32 KB")]
+    #[error(
+        "a logo must be a path on this site (/...) or a data:image/(png|jpeg|gif|webp|svg+xml);base64 URL under 32 KB"
+    )]
     Logo,
 }
 
@@ -170,7 +172,13 @@ mod tests {
         assert!(check_font("x;}body{display:none").is_err());
         assert!(check_logo("/static/logo.svg").is_ok());
         assert!(check_logo("data:image/png;base64,iVBORw0KGgo=").is_ok());
-        for bad in ["https://cdn.example/logo.png", "//cdn.example/x.png", "data:text/html;base64,PHNj", "javascript:alert(1)", "/a\"onerror=x"] {
+        for bad in [
+            "https://cdn.example/logo.png",
+            "//cdn.example/x.png",
+            "data:text/html;base64,PHNj",
+            "javascript:alert(1)",
+            "/a\"onerror=x",
+        ] {
             assert!(check_logo(bad).is_err(), "{bad}");
         }
     }

@@ -47,8 +47,11 @@ async fn app(companies: usize, public_sessions: bool) -> App {
     let providers = ProvidersConfig::new()
         .with_service(
             "railzSandbox".parse().unwrap(),
-            ServiceConfig::new(ClientRegistration::new(sandbox.client_id(), ClientSecret::new(sandbox.client_secret())))
-                .with_base_url(sandbox.base_url()),
+            ServiceConfig::new(ClientRegistration::new(
+                sandbox.client_id(),
+                ClientSecret::new(sandbox.client_secret()),
+            ))
+            .with_base_url(sandbox.base_url()),
         )
         .with_service(
             "sageIntacct".parse().unwrap(),
@@ -62,13 +65,17 @@ async fn app(companies: usize, public_sessions: bool) -> App {
         .with_registry(registry(&providers).unwrap())
         .with_store(Arc::new(MemoryStore::new()))
         .with_keyring(Keyring::new(1, DataKey::from_bytes([9; 32])))
-        .with_clock(Arc::new(ManualClock::new(railz_connect_core::time::OffsetDateTime::from_unix_timestamp(1_795_780_800).unwrap())))
+        .with_clock(Arc::new(ManualClock::new(
+            railz_connect_core::time::OffsetDateTime::from_unix_timestamp(1_795_780_800).unwrap(),
+        )))
         .with_widget(config)
         .build()
         .unwrap();
     let widget = ConnectWidget::new(connect.clone()).with_widget(
         widget_id,
-        WidgetOptions::new().with_allowed_origin(Origin::parse(EMBEDDER).unwrap()).with_public_sessions(public_sessions),
+        WidgetOptions::new()
+            .with_allowed_origin(Origin::parse(EMBEDDER).unwrap())
+            .with_public_sessions(public_sessions),
     );
     let router = axum::Router::new().nest("/connect", widget.router());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -86,11 +93,7 @@ async fn app(companies: usize, public_sessions: bool) -> App {
 
 /// `name=value` of each `Set-Cookie`.
 fn cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect()
+    headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect()
 }
 
 impl App {
@@ -105,7 +108,14 @@ impl App {
         (token, cookie)
     }
 
-    async fn post(&self, path: &str, body: Value, csrf: &(String, String), extra_cookie: &str, bearer: Option<&str>) -> reqwest::Response {
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        csrf: &(String, String),
+        extra_cookie: &str,
+        bearer: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url(path))
@@ -173,7 +183,9 @@ async fn the_page_is_served_with_strict_headers() {
     let by_country = app.http.get(app.url("w/demo?countryCodes=AU")).send().await.unwrap().text().await.unwrap();
     assert!(by_country.contains(r#"data-service="sageIntacct""#), "Intacct is sold in AU");
     let elsewhere = app.http.get(app.url("w/demo?countryCodes=BR")).send().await.unwrap().text().await.unwrap();
-    assert!(!elsewhere.contains(r#"data-service="sageIntacct""#) && elsewhere.contains(r#"data-service="railzSandbox""#));
+    assert!(
+        !elsewhere.contains(r#"data-service="sageIntacct""#) && elsewhere.contains(r#"data-service="railzSandbox""#)
+    );
 
     // An embedder that is not allowed gets no parent origin, and the page says why.
     let foreign = app.http.get(app.url("w/demo?display=frame&origin=http://localhost:9999")).send().await.unwrap();
@@ -247,8 +259,15 @@ async fn the_api_connects_a_business_end_to_end() {
     let app = app(1, false).await;
     let csrf = app.csrf().await;
     let token = app.session("Acme Api").await;
-    let services: Value =
-        app.http.get(app.url("api/widgets/demo/services?exclude=sageIntacct")).send().await.unwrap().json().await.unwrap();
+    let services: Value = app
+        .http
+        .get(app.url("api/widgets/demo/services?exclude=sageIntacct"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(services["services"].as_array().unwrap().len(), 1);
     assert_eq!(services["services"][0]["serviceName"], "railzSandbox");
 
@@ -284,7 +303,9 @@ async fn refusals_come_back_as_reason_codes() {
     let app = app(1, false).await;
     let csrf = app.csrf().await;
     let token = app.session("Acme Refusals").await;
-    for (use_case, code) in [("failed_connection", "accessDenied"), ("insufficient_permission", "insufficientPermission")] {
+    for (use_case, code) in
+        [("failed_connection", "accessDenied"), ("insufficient_permission", "insufficientPermission")]
+    {
         let (query, binding) = app.authorize(&csrf, &token, Some(use_case)).await;
         let r: Value = app
             .post("api/callback?language=fr", json!({"query": query}), &csrf, &binding, None)
@@ -361,7 +382,8 @@ async fn sessions_from_a_bare_business_name_only_when_allowed() {
         .await
         .unwrap();
     assert_eq!(r["businessName"], "Acme Open");
-    let generated: Value = open.post("api/widgets/demo/sessions", json!({}), &csrf, "", None).await.json().await.unwrap();
+    let generated: Value =
+        open.post("api/widgets/demo/sessions", json!({}), &csrf, "", None).await.json().await.unwrap();
     assert!(generated["businessName"].as_str().is_some_and(|n| !n.is_empty()));
 }
 
@@ -369,7 +391,11 @@ async fn sessions_from_a_bare_business_name_only_when_allowed() {
 async fn csp_reports_are_recorded() {
     let app = app(1, false).await;
     let reports = app.widget.csp_reports();
-    let report = json!({"csp-report": {"violated-directive": "img-src", "blocked-uri": "https://evil.example/x.png"}});
+    let report = json!({"csp-report": {
+        "violated-directive": "img-src",
+        "blocked-uri": "https://evil.example/x.png?leak=1",
+        "document-uri": "http://127.0.0.1/connect/callback?code=secret-code&state=secret-state",
+    }});
     let r = app
         .http
         .post(app.url("csp-report"))
@@ -380,5 +406,9 @@ async fn csp_reports_are_recorded() {
         .unwrap();
     assert_eq!(r.status(), 204);
     reports.wait_for(1).await;
-    assert_eq!(reports.reports()[0]["csp-report"]["violated-directive"], "img-src");
+    let kept = &reports.reports()[0]["csp-report"];
+    assert_eq!(kept["violated-directive"], "img-src");
+    // The callback page's address carries the code and state: reports keep no query.
+    assert_eq!(kept["document-uri"], "http://127.0.0.1/connect/callback");
+    assert_eq!(kept["blocked-uri"], "https://evil.example/x.png");
 }
