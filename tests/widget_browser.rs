@@ -58,6 +58,10 @@ async fn demo(companies: usize, emulations: bool) -> DemoApp {
 /// Saves a screenshot of the widget's frame (from inside it) as `<name>.png`.
 async fn shot(b: &Browser, name: &str) {
     b.switch_to_top().await.unwrap();
+    // An element is captured as far as it is in the viewport: bring the whole frame in.
+    b.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'start'});", vec![Value::from(FRAME)])
+        .await
+        .unwrap();
     b.element_screenshot(FRAME, shots().join(format!("{name}.png"))).await.unwrap();
     b.switch_to_frame(FRAME).await.unwrap();
 }

@@ -728,10 +728,10 @@ async fn wait_driver_ready(child: &mut Child, port: u16, timeout: Duration) -> R
             Ok(None) => {}
             Err(e) => return Err((false, format!("waiting for chromedriver: {e}"))),
         }
-        if let Ok(body) = http_get_async(port, "/status").await {
-            if body.contains("\"ready\":true") || body.contains("\"ready\": true") {
-                return Ok(());
-            }
+        if let Ok(body) = http_get_async(port, "/status").await
+            && (body.contains("\"ready\":true") || body.contains("\"ready\": true"))
+        {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err((
@@ -847,10 +847,10 @@ fn log_tail(path: &Path) -> String {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, bytes).map_err(|e| BrowserError(format!("writing {}: {e}", path.display())))
 }
