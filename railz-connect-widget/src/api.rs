@@ -179,7 +179,7 @@ fn outcome(completion: Completion, lang: Language) -> Value {
 async fn csrf(OriginalUri(original): OriginalUri, uri: Uri, headers: HeaderMap) -> Response {
     let base = base_path(&original, &uri);
     let base = base.strip_suffix("/api").unwrap_or(&base);
-    let (token, set_cookie) = csrf_token(&headers, if base.is_empty() { "/" } else { base });
+    let (token, set_cookie) = csrf_token(&headers, base);
     let mut response = Json(json!({"csrfToken": token})).into_response();
     if let Some(v) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().append(header::SET_COOKIE, v);

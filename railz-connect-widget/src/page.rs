@@ -207,7 +207,7 @@ pub(crate) async fn widget_page(
 ) -> Response {
     let base = base_path(&original, &uri);
     let nonce = random_token();
-    let (csrf, set_cookie) = csrf_token(&headers, if base.is_empty() { "/" } else { &base });
+    let (csrf, set_cookie) = csrf_token(&headers, &base);
     let id = WidgetId::new(widget_id.clone()).ok();
     let config = id.as_ref().and_then(|id| widget.connect.widget_config(id).ok());
     let (Some(id), Some(config)) = (id, config) else {
@@ -332,8 +332,9 @@ fn bare_page<'a>(
 /// `GET /callback`: the OAuth redirect URI. The page hands the provider's answer back to the
 /// widget page that started the authorization (its opener, or the widget page it reloads in
 /// this window with the answer in the fragment), which completes it through the JSON API.
-/// The code never reaches a server log through this route's response: it is a static page,
-/// sent with `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
+/// The page is static (`Referrer-Policy: no-referrer`, `Cache-Control: no-store`), its script
+/// removes the code and `state` from the address bar at once, and the code goes to the API
+/// in a POST body, not in a URL.
 pub(crate) async fn callback_page(
     State(widget): State<ConnectWidget>,
     OriginalUri(original): OriginalUri,
@@ -342,7 +343,7 @@ pub(crate) async fn callback_page(
 ) -> Response {
     let base = base_path(&original, &uri);
     let nonce = random_token();
-    let (csrf, set_cookie) = csrf_token(&headers, if base.is_empty() { "/" } else { &base });
+    let (csrf, set_cookie) = csrf_token(&headers, &base);
     let lang = language(None, &widget.defaults, &headers);
     let page = bare_page("callback", lang, &base, &nonce, &csrf, "");
     render(&page, &[], set_cookie, StatusCode::OK)
