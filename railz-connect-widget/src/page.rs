@@ -64,11 +64,7 @@ pub(crate) fn filter_services(
 ) -> Vec<ServiceSummary> {
     all.into_iter()
         .filter(|s| !exclude.iter().any(|e| e == s.service_name.as_str()))
-        .filter(|s| {
-            s.countries.is_empty()
-                || countries.is_empty()
-                || countries.iter().any(|c| s.countries.iter().any(|own| own.eq_ignore_ascii_case(c)))
-        })
+        .filter(|s| s.offered_in(countries))
         .collect()
 }
 

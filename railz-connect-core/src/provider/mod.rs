@@ -251,14 +251,6 @@ impl ProviderMetadata {
         self
     }
 
-    /// Whether the service is offered in any of `countries` (ISO 3166-1 alpha-2, any case): a
-    /// service with no country list is offered everywhere, and an empty filter matches all.
-    pub fn offered_in<S: AsRef<str>>(&self, countries: &[S]) -> bool {
-        self.countries.is_empty()
-            || countries.is_empty()
-            || countries.iter().any(|c| self.countries.iter().any(|own| own.eq_ignore_ascii_case(c.as_ref())))
-    }
-
     /// Whether it is a sandbox.
     #[must_use]
     pub fn with_sandbox(mut self, sandbox: bool) -> Self {
