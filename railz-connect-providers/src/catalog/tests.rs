@@ -76,8 +76,24 @@ fn errors_name_the_file_and_the_field() {
         &MINIMAL.replace("[[sources]]\nfact = \"endpoints\"\nurl = \"https://developer.acme.example/oauth\"\n", ""),
     );
     assert_eq!(e.field, "sources", "{e}");
+    let e = refused(&MINIMAL.replace("status = ", "countries = [\"CA\", \"usa\"]\nstatus = "));
+    assert_eq!(e.field, "countries[1]", "{e}");
     let e = refused("service = ");
     assert_eq!(e.field, "", "a syntax error names the file: {e}");
+}
+
+#[test]
+fn countries_reach_the_service_summary() {
+    let with = ServiceDefinition::from_toml(
+        "acme.toml",
+        &MINIMAL.replace("status = ", "countries = [\"CA\", \"US\"]\nstatus = "),
+    )
+    .unwrap();
+    assert_eq!(with.countries(), ["CA", "US"]);
+    let placement = crate::adapter::Placement::default();
+    let metadata = crate::adapter::oauth2_definition(&with, &placement).unwrap();
+    assert_eq!(metadata.countries, ["CA", "US"]);
+    assert!(ServiceDefinition::from_toml("acme.toml", MINIMAL).unwrap().countries().is_empty(), "absent: everywhere");
 }
 
 #[test]
