@@ -9,14 +9,18 @@
 //! hyper-util = { version = "0.1.3", default-features = false, features = ["client-legacy", "http1", "tokio"] }
 //! serde_json = "1"
 //! tokio = { version = "1.47", features = ["time", "net", "io-util"] }
+//! rustix = { version = "1", default-features = false, features = ["std", "process"] }  # safe kill(2)
 //! ```
 //! and, on the machine, Debian's `chromium` + `chromium-driver` (same version, same source
-//! package) and `axe-core` from npm for [`Browser::run_axe`].
+//! package) and `axe-core` from npm for [`Browser::run_axe`]. See README-harness.md.
+//!
+//! It has no `unsafe` and only `pub(crate)` items, so it builds warning-free under
+//! `unsafe_code = "forbid"`, `unreachable_pub`, `missing_debug_implementations`, clippy::all.
 //!
 //! Every wait polls a condition (DOM / JS / HTTP status) every [`POLL_INTERVAL`] until it
 //! holds; the overall deadline ([`BrowserConfig::timeout`]) only matters when the condition
 //! never holds, i.e. on failure.
-#![allow(dead_code, unreachable_pub)] // a test crate's module: not every helper is used by every test
+#![allow(dead_code)] // copied into test crates where not every helper is used by every test
 
 use std::fmt;
 use std::future::Future;
@@ -34,23 +38,24 @@ use fantoccini::error::{CmdError, ErrorStatus, NewSessionError};
 use fantoccini::wd::{Capabilities, WindowHandle};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use serde_json::{Value, json};
 
-pub use fantoccini::key::Key;
+pub(crate) use fantoccini::key::Key;
 
 /// Set to `1` to make browser tests skip themselves (see [`skip_requested`]).
-pub const SKIP_ENV: &str = "RAILZ_CONNECT_SKIP_BROWSER";
+pub(crate) const SKIP_ENV: &str = "RAILZ_CONNECT_SKIP_BROWSER";
 /// Overrides the chromedriver binary (default `/usr/bin/chromedriver`).
-pub const CHROMEDRIVER_ENV: &str = "CHROMEDRIVER";
+pub(crate) const CHROMEDRIVER_ENV: &str = "CHROMEDRIVER";
 /// Overrides the Chromium binary (default `/usr/bin/chromium`).
-pub const CHROMIUM_ENV: &str = "CHROMIUM";
+pub(crate) const CHROMIUM_ENV: &str = "CHROMIUM";
 /// Overrides the path of `axe.min.js` (see [`default_axe_path`]).
-pub const AXE_ENV: &str = "AXE_CORE_JS";
+pub(crate) const AXE_ENV: &str = "AXE_CORE_JS";
 
 /// Failure deadline for every wait. Generous on purpose: only reached when something is broken.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Delay between two checks of a polled condition.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 const INSTALL_HINT: &str = "install Debian's browser packages with \
      `apt-get install -y chromium chromium-driver` (or point the CHROMIUM / CHROMEDRIVER \
@@ -63,7 +68,7 @@ const INSTALL_HINT: &str = "install Debian's browser packages with \
 
 /// Error of every harness call: a human-readable message (WebDriver errors included).
 #[derive(Debug)]
-pub struct BrowserError(pub String);
+pub(crate) struct BrowserError(pub(crate) String);
 
 impl fmt::Display for BrowserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -91,7 +96,7 @@ impl From<std::io::Error> for BrowserError {
     }
 }
 
-pub type Result<T, E = BrowserError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = BrowserError> = std::result::Result<T, E>;
 
 fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(BrowserError(msg.into()))
@@ -99,7 +104,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T> {
 
 /// True when `RAILZ_CONNECT_SKIP_BROWSER` is set to something other than ``/`0`/`false`.
 /// Tests call this first and return early (printing why) when it is true.
-pub fn skip_requested() -> bool {
+pub(crate) fn skip_requested() -> bool {
     match std::env::var(SKIP_ENV) {
         Ok(v) => !matches!(v.trim(), "" | "0" | "false"),
         Err(_) => false,
@@ -109,7 +114,7 @@ pub fn skip_requested() -> bool {
 /// `$AXE_CORE_JS`, else `<CARGO_MANIFEST_DIR>/target/axe-core/node_modules/axe-core/axe.min.js`
 /// (the layout produced by `npm install --prefix target/axe-core axe-core@4` run at the
 /// workspace root, which is this crate's directory).
-pub fn default_axe_path() -> PathBuf {
+pub(crate) fn default_axe_path() -> PathBuf {
     if let Some(p) = std::env::var_os(AXE_ENV) {
         return PathBuf::from(p);
     }
@@ -121,20 +126,20 @@ pub fn default_axe_path() -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Debug)]
-pub struct BrowserConfig {
-    pub chromedriver: PathBuf,
-    pub chromium: PathBuf,
+pub(crate) struct BrowserConfig {
+    pub(crate) chromedriver: PathBuf,
+    pub(crate) chromium: PathBuf,
     /// Initial window size (`--window-size=W,H`).
-    pub window_size: (u32, u32),
+    pub(crate) window_size: (u32, u32),
     /// Failure deadline for every wait, including chromedriver start-up.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Extra Chromium switches appended after the fixed ones.
-    pub extra_args: Vec<String>,
+    pub(crate) extra_args: Vec<String>,
 }
 
 impl BrowserConfig {
     /// Binaries from `$CHROMEDRIVER` / `$CHROMIUM`, else Debian's `/usr/bin` paths.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let path = |var: &str, default: &str| {
             std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
         };
@@ -160,17 +165,17 @@ impl Default for BrowserConfig {
 
 /// One axe-core rule violation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// Rule id, e.g. `image-alt`.
-    pub id: String,
+    pub(crate) id: String,
     /// `minor` | `moderate` | `serious` | `critical` (empty if axe gave none).
-    pub impact: String,
+    pub(crate) impact: String,
     /// Number of offending nodes.
-    pub nodes_count: usize,
+    pub(crate) nodes_count: usize,
     /// One-line description of the rule.
-    pub help: String,
+    pub(crate) help: String,
     /// CSS selectors of (up to 5 of) the offending nodes, for failure messages.
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
 }
 
 impl fmt::Display for Violation {
@@ -188,7 +193,7 @@ impl fmt::Display for Violation {
 }
 
 /// The violations whose impact is `serious` or `critical`.
-pub fn serious_or_critical(violations: &[Violation]) -> Vec<Violation> {
+pub(crate) fn serious_or_critical(violations: &[Violation]) -> Vec<Violation> {
     violations.iter().filter(|v| v.impact == "serious" || v.impact == "critical").cloned().collect()
 }
 
@@ -201,7 +206,7 @@ pub fn serious_or_critical(violations: &[Violation]) -> Vec<Violation> {
 /// Dropping it ends the WebDriver session, kills chromedriver (and, as a safety net, any
 /// process still using this browser's private profile directory) and deletes the profile.
 /// Prefer `browser.quit().await` at the end of a test; `Drop` covers panics.
-pub struct Browser {
+pub(crate) struct Browser {
     client: Client,
     driver: Child,
     driver_port: u16,
@@ -212,15 +217,27 @@ pub struct Browser {
     closed: bool,
 }
 
+impl fmt::Debug for Browser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Browser")
+            .field("driver_pid", &self.driver.id())
+            .field("driver_port", &self.driver_port)
+            .field("session_id", &self.session_id)
+            .field("work_dir", &self.work_dir)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 static INSTANCE: AtomicUsize = AtomicUsize::new(0);
 
 impl Browser {
     /// Start with [`BrowserConfig::from_env`].
-    pub async fn start() -> Result<Browser> {
+    pub(crate) async fn start() -> Result<Browser> {
         Self::start_with(BrowserConfig::from_env()).await
     }
 
-    pub async fn start_with(cfg: BrowserConfig) -> Result<Browser> {
+    pub(crate) async fn start_with(cfg: BrowserConfig) -> Result<Browser> {
         for (what, p) in [("chromedriver", &cfg.chromedriver), ("chromium", &cfg.chromium)] {
             if !is_executable(p) {
                 return err(format!("{what} not found or not executable at {}: {INSTALL_HINT}", p.display()));
@@ -276,6 +293,8 @@ impl Browser {
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
+            // A CI machine's /dev/shm may be small; Debian's wrapper script does not add this.
+            "--disable-dev-shm-usage".into(),
             format!("--user-data-dir={}", profile.display()),
             format!("--window-size={},{}", cfg.window_size.0, cfg.window_size.1),
         ];
@@ -319,21 +338,21 @@ impl Browser {
     }
 
     /// The underlying fantoccini client, for anything this harness does not wrap.
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
     /// The failure deadline used by the `wait_*` helpers.
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    pub fn set_timeout(&mut self, t: Duration) {
+    pub(crate) fn set_timeout(&mut self, t: Duration) {
         self.timeout = t;
     }
 
     /// Graceful end: deletes the session (Chromium exits), then `Drop` reaps the rest.
-    pub async fn quit(mut self) -> Result<()> {
+    pub(crate) async fn quit(mut self) -> Result<()> {
         let r = self.client.clone().close().await;
         self.closed = true;
         r.map_err(Into::into)
@@ -344,7 +363,7 @@ impl Browser {
     /// Poll `check` every [`POLL_INTERVAL`] until it yields `Some`. `Err` from `check` aborts,
     /// except errors listed as transient by `check` itself (it should map them to `Ok(None)`
     /// after recording them in `last`).
-    pub async fn poll<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T>
+    pub(crate) async fn poll<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>, Transient>>,
@@ -378,18 +397,18 @@ impl Browser {
     // ---- navigation ----------------------------------------------------------------------
 
     /// Navigate and wait for the load event (WebDriver's `normal` page-load strategy).
-    pub async fn goto(&self, url: &str) -> Result<()> {
+    pub(crate) async fn goto(&self, url: &str) -> Result<()> {
         self.client.goto(url).await.map_err(|e| BrowserError(format!("goto {url}: {e}")))
     }
 
-    pub async fn current_url(&self) -> Result<String> {
+    pub(crate) async fn current_url(&self) -> Result<String> {
         Ok(self.client.current_url().await?.to_string())
     }
 
     // ---- elements ------------------------------------------------------------------------
 
     /// Wait until an element matching `css` exists and is displayed, and return it.
-    pub async fn wait_visible(&self, css: &str) -> Result<Element> {
+    pub(crate) async fn wait_visible(&self, css: &str) -> Result<Element> {
         let client = self.client.clone();
         self.poll(&format!("`{css}` to be visible"), || {
             let client = client.clone();
@@ -406,7 +425,7 @@ impl Browser {
     }
 
     /// Wait until no element matches `css` (or all matches are hidden).
-    pub async fn wait_gone(&self, css: &str) -> Result<()> {
+    pub(crate) async fn wait_gone(&self, css: &str) -> Result<()> {
         let expr =
             format!("!Array.from(document.querySelectorAll({})).some(e => e.getClientRects().length > 0)", js_str(css));
         self.wait_for_js(&expr).await
@@ -414,7 +433,7 @@ impl Browser {
 
     /// Wait until the JavaScript expression `expr` is truthy in the current frame.
     /// JS exceptions while evaluating (e.g. a global not defined yet) count as "not yet".
-    pub async fn wait_for_js(&self, expr: &str) -> Result<()> {
+    pub(crate) async fn wait_for_js(&self, expr: &str) -> Result<()> {
         let script = format!("return !!({expr});");
         let client = self.client.clone();
         self.poll(&format!("JS `{expr}` to be true"), || {
@@ -430,7 +449,7 @@ impl Browser {
     }
 
     /// Run `script` (a function body: use `return`, read `arguments[i]`) in the current frame.
-    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+    pub(crate) async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
         self.client
             .execute(script, args)
             .await
@@ -440,7 +459,7 @@ impl Browser {
     /// Run an async `script`: its **last** argument is the completion callback
     /// (`arguments[arguments.length - 1](value)`), which is required — the call only returns
     /// when it is called (or the script timeout, = `timeout`, expires).
-    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+    pub(crate) async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
         self.client
             .execute_async(script, args)
             .await
@@ -448,7 +467,7 @@ impl Browser {
     }
 
     /// Wait for `css` to be visible, then click it (retrying while something covers it).
-    pub async fn click(&self, css: &str) -> Result<()> {
+    pub(crate) async fn click(&self, css: &str) -> Result<()> {
         self.wait_visible(css).await?;
         let client = self.client.clone();
         self.poll(&format!("click on `{css}`"), || {
@@ -463,14 +482,14 @@ impl Browser {
     }
 
     /// Wait for `css` to be visible, then type `text` into it (appends to its value).
-    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let el = self.wait_visible(css).await?;
         el.send_keys(text).await.map_err(|e| BrowserError(format!("typing into `{css}`: {e}")))
     }
 
     /// Press and release one key (`Key::Tab`, `Key::Enter`, `Key::Escape`, …) as real
     /// keyboard input to whatever has focus (WebDriver actions).
-    pub async fn press_key(&self, key: Key) -> Result<()> {
+    pub(crate) async fn press_key(&self, key: Key) -> Result<()> {
         let ch: char = key.into();
         let seq = KeyActions::new("keyboard".to_string())
             .then(KeyAction::Down { value: ch })
@@ -481,7 +500,7 @@ impl Browser {
     }
 
     /// Whether `document.activeElement` of the current frame matches `css`.
-    pub async fn active_element_matches(&self, css: &str) -> Result<bool> {
+    pub(crate) async fn active_element_matches(&self, css: &str) -> Result<bool> {
         let v = self
             .execute("var a = document.activeElement; return !!a && a.matches(arguments[0]);", vec![json!(css)])
             .await?;
@@ -489,13 +508,13 @@ impl Browser {
     }
 
     /// Wait until the focused element of the current frame matches `css`.
-    pub async fn wait_focus(&self, css: &str) -> Result<()> {
+    pub(crate) async fn wait_focus(&self, css: &str) -> Result<()> {
         let expr = format!("document.activeElement && document.activeElement.matches({})", js_str(css));
         self.wait_for_js(&expr).await
     }
 
     /// A short description of the focused element (`tag#id.class "text"`), for messages.
-    pub async fn describe_active_element(&self) -> Result<String> {
+    pub(crate) async fn describe_active_element(&self) -> Result<String> {
         let v = self
             .execute(
                 "var a = document.activeElement; if (!a) return '<none>';\
@@ -512,35 +531,35 @@ impl Browser {
 
     /// Wait for the `<iframe>` matching `css` (in the current frame) and switch into it.
     /// Then wait for its document to have loaded, so `wait_*` inside behave.
-    pub async fn switch_to_frame(&self, css: &str) -> Result<()> {
+    pub(crate) async fn switch_to_frame(&self, css: &str) -> Result<()> {
         let frame = self.wait_visible(css).await?;
         frame.enter_frame().await.map_err(|e| BrowserError(format!("entering frame `{css}`: {e}")))?;
         self.wait_for_js("document.readyState === 'complete'").await
     }
 
     /// Back to the parent browsing context of the current frame.
-    pub async fn switch_to_parent(&self) -> Result<()> {
+    pub(crate) async fn switch_to_parent(&self) -> Result<()> {
         Ok(self.client.enter_parent_frame().await?)
     }
 
     /// Back to the top-level document of the current window.
-    pub async fn switch_to_top(&self) -> Result<()> {
+    pub(crate) async fn switch_to_top(&self) -> Result<()> {
         let w = self.client.window().await?;
         Ok(self.client.switch_to_window(w).await?)
     }
 
     /// Handles of all open top-level windows/tabs (order unspecified).
-    pub async fn windows(&self) -> Result<Vec<WindowHandle>> {
+    pub(crate) async fn windows(&self) -> Result<Vec<WindowHandle>> {
         Ok(self.client.windows().await?)
     }
 
     /// Handle of the current window.
-    pub async fn window(&self) -> Result<WindowHandle> {
+    pub(crate) async fn window(&self) -> Result<WindowHandle> {
         Ok(self.client.window().await?)
     }
 
     /// Wait until at least `n` windows exist, and return their handles.
-    pub async fn wait_for_windows(&self, n: usize) -> Result<Vec<WindowHandle>> {
+    pub(crate) async fn wait_for_windows(&self, n: usize) -> Result<Vec<WindowHandle>> {
         let client = self.client.clone();
         self.poll(&format!("{n} window(s)"), || {
             let client = client.clone();
@@ -552,12 +571,12 @@ impl Browser {
         .await
     }
 
-    pub async fn switch_to_window(&self, handle: WindowHandle) -> Result<()> {
+    pub(crate) async fn switch_to_window(&self, handle: WindowHandle) -> Result<()> {
         Ok(self.client.switch_to_window(handle).await?)
     }
 
     /// Close the current window (switch to another one afterwards).
-    pub async fn close_window(&self) -> Result<()> {
+    pub(crate) async fn close_window(&self) -> Result<()> {
         Ok(self.client.close_window().await?)
     }
 
@@ -565,7 +584,7 @@ impl Browser {
 
     /// Make the layout viewport exactly `width`×`height` CSS px (`innerWidth`/`innerHeight`),
     /// compensating for whatever the window frame takes.
-    pub async fn set_viewport(&self, width: u32, height: u32) -> Result<()> {
+    pub(crate) async fn set_viewport(&self, width: u32, height: u32) -> Result<()> {
         let inner = async || -> Result<(i64, i64)> {
             let v = self.execute("return [window.innerWidth, window.innerHeight];", vec![]).await?;
             Ok((v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0)))
@@ -586,14 +605,14 @@ impl Browser {
 
     /// PNG of the current top-level viewport (even when switched into a frame), written to
     /// `path` (parent dirs created).
-    pub async fn screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
+    pub(crate) async fn screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
         let png = self.client.screenshot().await?;
         write_file(path.as_ref(), &png)
     }
 
     /// PNG of one element's box (works for elements inside the current frame, and for an
     /// `<iframe>` element itself).
-    pub async fn element_screenshot(&self, css: &str, path: impl AsRef<Path>) -> Result<()> {
+    pub(crate) async fn element_screenshot(&self, css: &str, path: impl AsRef<Path>) -> Result<()> {
         let el = self.wait_visible(css).await?;
         let png = el.screenshot().await?;
         write_file(path.as_ref(), &png)
@@ -606,12 +625,12 @@ impl Browser {
     ///
     /// Injection goes through WebDriver's Execute Script, which is not subject to the page's
     /// Content-Security-Policy, so it works on `script-src 'self'` pages.
-    pub async fn run_axe(&self, axe_js: &Path) -> Result<Vec<Violation>> {
+    pub(crate) async fn run_axe(&self, axe_js: &Path) -> Result<Vec<Violation>> {
         self.run_axe_with(axe_js, json!({ "resultTypes": ["violations"] })).await
     }
 
     /// [`run_axe`](Self::run_axe) with explicit `axe.run` options (e.g. `{"runOnly": [...]}`).
-    pub async fn run_axe_with(&self, axe_js: &Path, options: Value) -> Result<Vec<Violation>> {
+    pub(crate) async fn run_axe_with(&self, axe_js: &Path, options: Value) -> Result<Vec<Violation>> {
         let loaded = self.execute("return !!(window.axe && typeof window.axe.run === 'function');", vec![]).await?;
         if loaded != Value::Bool(true) {
             let src = std::fs::read_to_string(axe_js).map_err(|e| {
@@ -688,7 +707,8 @@ impl Drop for Browser {
 // ---------------------------------------------------------------------------------------------
 
 /// Outcome of one failed poll attempt.
-pub enum Transient {
+#[derive(Debug)]
+pub(crate) enum Transient {
     /// Try again (message kept for the timeout report).
     Retry(String),
     /// Give up now.
@@ -806,10 +826,12 @@ fn response_complete(buf: &[u8]) -> bool {
 
 /// SIGKILL chromedriver's process group (chromedriver + the Chromium it launched), then reap.
 fn kill_group(child: &mut Child) {
-    if let Ok(None) = child.try_wait() {
-        // The group id is the pid of a child spawned with process_group(0) and not reaped
-        // yet, so it cannot have been recycled. `kill(1)` keeps this crate free of `unsafe`.
-        sigkill(&format!("-{}", child.id()));
+    if let Ok(None) = child.try_wait()
+        && let Some(pgid) = Pid::from_raw(child.id() as i32)
+    {
+        // The group id is the pid of a child we spawned with process_group(0) and have not
+        // reaped yet, so it cannot have been recycled.
+        let _ = kill_process_group(pgid, Signal::KILL);
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -829,15 +851,12 @@ fn kill_by_marker(work_dir: &Path) {
             continue;
         }
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if String::from_utf8_lossy(&cmdline).contains(&marker) {
-            sigkill(&pid.to_string());
+        if String::from_utf8_lossy(&cmdline).contains(&marker)
+            && let Some(pid) = Pid::from_raw(pid as i32)
+        {
+            let _ = kill_process(pid, Signal::KILL);
         }
     }
-}
-
-/// `kill -KILL -- <target>` (a pid, or `-pgid` for a process group).
-fn sigkill(target: &str) {
-    let _ = Command::new("kill").args(["-KILL", "--", target]).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
 
 fn log_tail(path: &Path) -> String {
