@@ -196,6 +196,12 @@ async fn the_page_is_served_with_strict_headers() {
     let body = themed.text().await.unwrap();
     assert!(body.contains("--rcw-primary:#ff0000;") && !body.contains("x:y"));
 
+    // sessionTimeout may shorten the configured wait (10 minutes), never lengthen it.
+    for (asked, got) in [("100", "100"), ("99999", "600"), ("5", "600")] {
+        let page = app.http.get(app.url(&format!("w/demo?sessionTimeout={asked}"))).send().await.unwrap();
+        assert!(page.text().await.unwrap().contains(&format!(r#"data-timeout="{got}""#)), "{asked}");
+    }
+
     let missing = app.http.get(app.url("w/nope")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
