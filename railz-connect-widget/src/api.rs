@@ -278,15 +278,15 @@ async fn start_authorization(
             inputs.insert(name, value);
         }
     }
-    let summary = widget
+    // The core checks the session and that the widget offers the service; here only the way
+    // in is chosen.
+    let auth_kind = widget
         .connect
-        .session_info(&session)
-        .and_then(|info| widget.connect.services(&info.widget_id))
-        .map_err(|e| ApiError::from_core(&e, lang))?
-        .into_iter()
-        .find(|s| s.service_name == service)
+        .registry()
+        .get(&service)
+        .map(|p| p.metadata().auth_kind)
         .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "serviceNotOffered", lang))?;
-    if summary.auth_kind == railz_connect_core::provider::AuthKind::Credentials {
+    if auth_kind == railz_connect_core::provider::AuthKind::Credentials {
         let completion = widget
             .connect
             .connect_with_inputs(&session, &service, inputs)
