@@ -16,7 +16,9 @@
 //! `{status: "failed", errorCode, errorMessage, landingUrl}` (`errorCode` is a Railz reason code:
 //! `accessDenied`, `insufficientPermission`, ...). A refused request answers its HTTP status
 //! with `{errorCode, errorMessage}`. Messages follow `?language=` (English by default).
-//! Nothing in the API answers CORS preflights: a page of another origin cannot call it.
+//! Nothing in the API answers CORS preflights: a page of another origin cannot call it. A
+//! browser's `Origin` header must name the request's `Host` (a reverse proxy in front of the
+//! app must pass the public `Host` on).
 
 use axum::Json;
 use axum::Router;

@@ -474,8 +474,12 @@ impl Browser {
             let client = client.clone();
             async move {
                 let el = client.find(Locator::Css(css)).await.map_err(transient)?;
-                el.click().await.map_err(transient)?;
-                Ok(Some(()))
+                match el.click().await {
+                    Ok(()) => Ok(Some(())),
+                    // The click took: it navigated away while the driver waited on it.
+                    Err(e) if e.to_string().contains("aborted by navigation") => Ok(Some(())),
+                    Err(e) => Err(transient(e)),
+                }
             }
         })
         .await
@@ -717,13 +721,20 @@ pub(crate) enum Transient {
 
 /// Classify a WebDriver error during polling: "not there yet" kinds are retried.
 fn transient(e: CmdError) -> Transient {
-    let retry = e.is_no_such_element()
+    // A page that navigates while a poll asks about it (a redirect chain through a provider
+    // and back) aborts the command: the next poll asks the new page.
+    let text = e.to_string();
+    let navigating = text.contains("aborted by navigation")
+        || text.contains("Execution context was destroyed")
+        || text.contains("Cannot find context with specified id");
+    let retry = navigating
+        || e.is_no_such_element()
         || e.is_stale_element_reference()
         || e.is_javascript_error()
         || e.is_element_not_interactable()
         || e.is_no_such_frame()
         || matches!(&e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted);
-    if retry { Transient::Retry(e.to_string()) } else { Transient::Fatal(e.to_string()) }
+    if retry { Transient::Retry(text) } else { Transient::Fatal(text) }
 }
 
 fn is_executable(p: &Path) -> bool {
