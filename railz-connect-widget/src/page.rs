@@ -192,6 +192,23 @@ fn reasons(lang: Language) -> Vec<(&'static str, &'static str)> {
     reason_keys().map(|k| (k, reason_message(lang, k))).collect()
 }
 
+/// What every page starts from: the router's base path, a fresh CSP nonce, and the browser's
+/// CSRF token (with the cookie to set when it is new).
+struct Prelude {
+    base: String,
+    nonce: String,
+    csrf: String,
+    set_cookie: Option<String>,
+}
+
+impl Prelude {
+    fn of(original: &Uri, nested: &Uri, headers: &HeaderMap) -> Self {
+        let base = base_path(original, nested);
+        let (csrf, set_cookie) = csrf_token(headers, &base);
+        Self { base, nonce: random_token(), csrf, set_cookie }
+    }
+}
+
 /// `GET /w/{widgetId}`: the widget page.
 pub(crate) async fn widget_page(
     State(widget): State<ConnectWidget>,
@@ -201,9 +218,7 @@ pub(crate) async fn widget_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let base = base_path(&original, &uri);
-    let nonce = random_token();
-    let (csrf, set_cookie) = csrf_token(&headers, &base);
+    let Prelude { base, nonce, csrf, set_cookie } = Prelude::of(&original, &uri, &headers);
     let id = WidgetId::new(widget_id.clone()).ok();
     let config = id.as_ref().and_then(|id| widget.connect.widget_config(id).ok());
     let (Some(id), Some(config)) = (id, config) else {
@@ -337,9 +352,7 @@ pub(crate) async fn callback_page(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let base = base_path(&original, &uri);
-    let nonce = random_token();
-    let (csrf, set_cookie) = csrf_token(&headers, &base);
+    let Prelude { base, nonce, csrf, set_cookie } = Prelude::of(&original, &uri, &headers);
     let lang = language(None, &widget.defaults, &headers);
     let page = bare_page("callback", lang, &base, &nonce, &csrf, "");
     render(&page, &[], set_cookie, StatusCode::OK)

@@ -247,7 +247,7 @@ impl ProviderMetadata {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.countries = countries.into_iter().map(|c| c.as_ref().to_ascii_uppercase()).collect();
+        self.countries = country_codes(countries);
         self
     }
 
@@ -294,6 +294,15 @@ impl ProviderMetadata {
         self.connection_validity = validity;
         self
     }
+}
+
+/// Country codes, upper case.
+pub(crate) fn country_codes<I, S>(countries: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    countries.into_iter().map(|c| c.as_ref().to_ascii_uppercase()).collect()
 }
 
 /// What every call to a provider receives besides its own arguments: the SDK's HTTP client and

@@ -370,7 +370,7 @@ impl OAuth2Definition {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.countries = countries.into_iter().map(|c| c.as_ref().to_ascii_uppercase()).collect();
+        self.countries = super::country_codes(countries);
         self
     }
 
