@@ -107,7 +107,8 @@ async fn no_csp_violation(b: &Browser, app: &DemoApp) {
     let reports = app.widget.csp_reports();
     let before = reports.count();
     b.execute(
-        "var i = document.createElement('img'); i.src = 'http://127.0.0.1:9/csp-control.png'; document.body.appendChild(i);",
+        "var i = document.createElement('img'); i.alt = ''; i.hidden = true; \
+         i.src = 'http://127.0.0.1:9/csp-control.png'; document.body.appendChild(i);",
         vec![],
     )
     .await
@@ -127,6 +128,9 @@ async fn the_sandbox_connects_from_the_mounted_widget() {
     let Some(b) = browser().await else { return };
     let app = demo(1, false).await;
     mount(&b, &app, "").await;
+    b.switch_to_top().await.unwrap();
+    b.screenshot(shots().join("app.png")).await.unwrap();
+    b.switch_to_frame(FRAME).await.unwrap();
     accessible(&b, "picker").await;
     shot(&b, "picker").await;
 
@@ -139,10 +143,9 @@ async fn the_sandbox_connects_from_the_mounted_widget() {
     // The sign-in runs in a popup; the sandbox approves, the callback hands the answer back.
     b.wait_visible("#rcw-success h1").await.unwrap();
     accessible(&b, "success").await;
-    no_csp_violation(&b, &app).await;
     shot(&b, "success").await;
+    no_csp_violation(&b, &app).await;
     b.switch_to_top().await.unwrap();
-    b.screenshot(shots().join("app.png")).await.unwrap();
     b.wait_for_js("(window.railzEvents || []).some(e => e.type === 'success')").await.unwrap();
     let success = events(&b, "success").await;
     assert_eq!(success.len(), 1);
