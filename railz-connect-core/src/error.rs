@@ -73,7 +73,8 @@ pub enum ErrorKind {
     InvalidRequest,
     /// The session is missing, forged or expired: 401.
     Unauthenticated,
-    /// The caller may not do this (another widget's business): 403.
+    /// The caller may not do this (another widget's business, a callback from another browser
+    /// than the one that began): 403.
     Forbidden,
     /// The thing asked for does not exist (a widget, service, connection, ticket): 404.
     NotFound,
@@ -221,6 +222,8 @@ impl Error {
     /// What kind of failure this is (for an HTTP answer: [`ErrorKind::http_status`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
+            // Not this browser's authorization: a refusal, not a malformed request.
+            Self::Callback(CallbackError::BrowserMismatch) => ErrorKind::Forbidden,
             Self::InvalidId(_) | Self::Callback(_) | Self::UnknownTenant(_) | Self::WrongAuthKind { .. } => {
                 ErrorKind::InvalidRequest
             }
@@ -265,6 +268,7 @@ mod tests {
         let cases = [
             (Error::InvalidSession(SessionError::Expired), ErrorKind::Unauthenticated, 401),
             (Error::Callback(CallbackError::UnknownState), ErrorKind::InvalidRequest, 400),
+            (Error::Callback(CallbackError::BrowserMismatch), ErrorKind::Forbidden, 403),
             (Error::UnknownTicket, ErrorKind::NotFound, 404),
             (Error::ConnectionNotFound(id), ErrorKind::NotFound, 404),
             (Error::ConnectionUnusable { id, status: ConnectionStatus::Expired }, ErrorKind::Conflict, 409),

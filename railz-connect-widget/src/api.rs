@@ -85,11 +85,7 @@ impl ApiError {
             _ if e.kind() == ErrorKind::Unavailable => "providerUnavailable",
             _ => "unknown",
         };
-        let status = match e {
-            // Not this browser's authorization: a refusal, not a malformed request.
-            Error::Callback(CallbackError::BrowserMismatch) => StatusCode::FORBIDDEN,
-            _ => StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        };
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::error!(error = %e, "widget API request failed");
         } else {
