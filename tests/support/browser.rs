@@ -29,7 +29,6 @@ use std::net::TcpStream as StdTcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -211,8 +210,9 @@ pub(crate) struct Browser {
     driver: Child,
     driver_port: u16,
     session_id: Option<String>,
-    /// Private temp dir: `profile/` (Chromium --user-data-dir) and `chromedriver.log`.
-    work_dir: PathBuf,
+    /// Private temp dir: `profile/` (Chromium --user-data-dir) and `chromedriver.log`; deleted
+    /// when dropped.
+    work_dir: tempfile::TempDir,
     timeout: Duration,
     closed: bool,
 }
@@ -223,13 +223,11 @@ impl fmt::Debug for Browser {
             .field("driver_pid", &self.driver.id())
             .field("driver_port", &self.driver_port)
             .field("session_id", &self.session_id)
-            .field("work_dir", &self.work_dir)
+            .field("work_dir", &self.work_dir.path())
             .field("timeout", &self.timeout)
             .finish()
     }
 }
-
-static INSTANCE: AtomicUsize = AtomicUsize::new(0);
 
 impl Browser {
     /// Start with [`BrowserConfig::from_env`].
@@ -244,15 +242,11 @@ impl Browser {
             }
         }
 
-        let work_dir = std::env::temp_dir().join(format!(
-            "railz-browser-{}-{}-{}",
-            std::process::id(),
-            INSTANCE.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-        ));
-        let profile = work_dir.join("profile");
+        // A unique directory (tempfile names it), deleted when `work_dir` is dropped.
+        let work_dir = tempfile::Builder::new().prefix("railz-browser-").tempdir()?;
+        let profile = work_dir.path().join("profile");
         std::fs::create_dir_all(&profile)?;
-        let log_path = work_dir.join("chromedriver.log");
+        let log_path = work_dir.path().join("chromedriver.log");
 
         // A free port can be taken between our probe and chromedriver's bind: retry then.
         let mut attempt = 0;
@@ -277,7 +271,6 @@ impl Browser {
                     kill_group(&mut child);
                     // Exited early = most likely the port was taken meanwhile: retry.
                     if !exited || attempt >= 3 {
-                        let _ = std::fs::remove_dir_all(&work_dir);
                         return err(format!("{e}\nchromedriver log:\n{}", log_tail(&log_path)));
                     }
                 }
@@ -322,8 +315,7 @@ impl Browser {
                 let mut driver = driver;
                 kill_group(&mut driver);
                 let tail = log_tail(&log_path);
-                kill_by_marker(&work_dir);
-                let _ = std::fs::remove_dir_all(&work_dir);
+                kill_by_marker(work_dir.path());
                 return err(format!(
                     "could not start Chromium through chromedriver: {e}\n\
                      (chromedriver and chromium must have the same major version — Debian's \
@@ -701,8 +693,8 @@ impl Drop for Browser {
             }
         }
         kill_group(&mut self.driver);
-        kill_by_marker(&self.work_dir);
-        let _ = std::fs::remove_dir_all(&self.work_dir);
+        // The directory itself goes with the `work_dir` field, after this.
+        kill_by_marker(self.work_dir.path());
     }
 }
 
