@@ -13,7 +13,7 @@
   var POPUP = "railz-connect-authorization";
   var sessionKey = "railz-connect-session:" + widgetId;
   var returnKey = "railz-connect-return";
-  var state = { session: null, popup: null, pendingUrl: null, ticket: null, service: null, done: false, timer: null };
+  var state = { session: null, popup: null, pendingUrl: null, ticket: null, done: false, timer: null };
 
   function $(id) { return document.getElementById(id); }
   function reason(code) {
@@ -126,7 +126,6 @@
     // A frame cannot show the provider (providers refuse framing): the sign-in opens in a
     // popup, opened now, while the click still counts as the user's.
     if (display === "frame") state.popup = window.open("", POPUP, "popup,width=520,height=720");
-    state.service = service;
     status("");
     show("rcw-working");
     session().then(function (token) {
